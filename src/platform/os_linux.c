@@ -1,0 +1,142 @@
+/* os_linux.c: the Linux implementation of os.h, with raw syscalls for the NUMA primitives (the
+ * glibc-free equivalents of libnuma's numaif.h wrappers, so linking tieralloc pulls in no
+ * library constructor that allocates). */
+#define _GNU_SOURCE
+#include "os.h"
+
+#include <errno.h>
+#include <fcntl.h>
+#include <sched.h>
+#include <stdlib.h>
+#include <sys/mman.h>
+#include <sys/syscall.h>
+#include <time.h>
+#include <unistd.h>
+
+#include "log.h"
+
+#ifndef MADV_HUGEPAGE
+#define MADV_HUGEPAGE 14
+#endif
+#ifndef MADV_NOHUGEPAGE
+#define MADV_NOHUGEPAGE 15
+#endif
+
+static int linux_map(void **out, size_t size, size_t align) {
+  /* Over-map by `align` and trim both ends, so the result is aligned and nothing is wasted. */
+  size_t page = ta_os_info.page_size;
+  size_t extra = align > page ? align : 0;
+  if (size + extra < size) return ENOMEM;
+  void *p = mmap(NULL, size + extra, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS | MAP_NORESERVE,
+                 -1, 0);
+  if (p == MAP_FAILED) return errno ? errno : ENOMEM;
+  uintptr_t base = (uintptr_t)p;
+  uintptr_t aligned = (base + align - 1) & ~(uintptr_t)(align - 1);
+  if (extra) {
+    if (aligned > base) munmap(p, aligned - base);
+    size_t tail = base + size + extra - (aligned + size);
+    if (tail) munmap((void *)(aligned + size), tail);
+  }
+  *out = (void *)aligned;
+  return 0;
+}
+
+static int linux_unmap(void *addr, size_t size) { return munmap(addr, size) == 0 ? 0 : errno; }
+
+static int linux_purge(void *addr, size_t size) {
+  return madvise(addr, size, MADV_DONTNEED) == 0 ? 0 : errno;
+}
+
+static int linux_advise_huge(void *addr, size_t size, bool on) {
+  return madvise(addr, size, on ? MADV_HUGEPAGE : MADV_NOHUGEPAGE) == 0 ? 0 : errno;
+}
+
+static int linux_bind(void *addr, size_t size, int mode, const unsigned long *nodemask,
+                      unsigned long maxnode, unsigned flags) {
+  long r = syscall(SYS_mbind, addr, size, mode, nodemask, maxnode, flags);
+  return r == 0 ? 0 : errno;
+}
+
+static int linux_move_pages(unsigned long count, void **pages, const int *nodes, int *status,
+                            int flags) {
+  long r = syscall(SYS_move_pages, 0, count, pages, nodes, status, flags);
+  return r < 0 ? errno : 0;
+}
+
+static uint64_t linux_now_ns(void) {
+  struct timespec ts;
+  clock_gettime(CLOCK_MONOTONIC, &ts);
+  return (uint64_t)ts.tv_sec * 1000000000u + (uint64_t)ts.tv_nsec;
+}
+
+const ta_os_ops_t ta_os_linux_ops = {
+    .map = linux_map,
+    .unmap = linux_unmap,
+    .purge = linux_purge,
+    .advise_huge = linux_advise_huge,
+    .bind = linux_bind,
+    .move_pages = linux_move_pages,
+    .now_ns = linux_now_ns,
+};
+
+const ta_os_ops_t *ta_os_ops = &ta_os_linux_ops;
+ta_os_info_t ta_os_info;
+
+void ta_os_set_ops(const ta_os_ops_t *ops) { ta_os_ops = ops ? ops : &ta_os_linux_ops; }
+
+long ta_os_read_file(const char *path, char *buf, size_t size) {
+  int fd = open(path, O_RDONLY | O_CLOEXEC);
+  if (fd < 0) return -1;
+  size_t n = 0;
+  while (n + 1 < size) {
+    ssize_t r = read(fd, buf + n, size - 1 - n);
+    if (r < 0 && errno == EINTR) continue;
+    if (r <= 0) break;
+    n += (size_t)r;
+  }
+  close(fd);
+  buf[n] = '\0';
+  return (long)n;
+}
+
+static unsigned long parse_ulong(const char *s) {
+  unsigned long v = 0;
+  while (*s >= '0' && *s <= '9') v = v * 10 + (unsigned long)(*s++ - '0');
+  return v;
+}
+
+unsigned ta_os_affinity_cpus(void) {
+  cpu_set_t set;
+  if (sched_getaffinity(0, sizeof(set), &set) != 0) return 1;
+  int n = CPU_COUNT(&set);
+  return n > 0 ? (unsigned)n : 1;
+}
+
+void ta_os_init(void) {
+  if (ta_os_info.page_size) return;
+  long page = sysconf(_SC_PAGESIZE);
+  if (page <= 0 || (page & (page - 1))) ta_log_fatal("cannot read the page size");
+  unsigned shift = 0;
+  while ((1ul << shift) < (unsigned long)page) shift++;
+  char buf[128];
+  size_t thp = 0;
+  if (ta_os_read_file("/sys/kernel/mm/transparent_hugepage/hpage_pmd_size", buf, sizeof(buf)) > 0)
+    thp = parse_ulong(buf);
+  if (thp && (thp & (thp - 1))) thp = 0;
+  bool madvise_ok = false;
+  if (ta_os_read_file("/sys/kernel/mm/transparent_hugepage/enabled", buf, sizeof(buf)) > 0) {
+    /* The active setting is bracketed: "always [madvise] never". */
+    for (char *c = buf; *c; c++)
+      if (*c == '[') { madvise_ok = c[1] == 'a' || c[1] == 'm'; break; }
+  }
+  ta_os_info.ncpus = ta_os_affinity_cpus();
+  ta_os_info.thp_size = thp;
+  ta_os_info.thp_madvise_ok = madvise_ok && thp != 0;
+  ta_os_info.page_shift = shift;
+  ta_os_info.page_size = (size_t)page;
+}
+
+int ta_os_current_cpu(void) {
+  int cpu = sched_getcpu();
+  return cpu < 0 ? 0 : cpu;
+}
