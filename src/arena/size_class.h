@@ -31,7 +31,7 @@ typedef struct {
 extern ta_class_info_t ta_class_info[TA_NCLASSES];
 extern uint8_t ta_class_lookup[TA_LOOKUP_ENTRIES];
 
-/* Fills the tables for the page size in ta_hpa_geometry. Idempotent. */
+/* Fills the tables for the page size in ta_hpa_geometry (again, after a geometry change). */
 void ta_size_class_init(void);
 
 /* pre: size <= TA_SMALL_MAX. Branch-free index: 16-byte steps up to 4 KiB, 256-byte steps above

@@ -47,7 +47,9 @@ typedef struct ta_hpa_stats {
   size_t active_pages;     /* handed out */
   size_t dirty_pages;      /* free but resident */
   size_t purged_pages;     /* returned to the kernel, total */
-  size_t broken_units;     /* units split on purpose (NOHUGEPAGE) now */
+  size_t broken_units;     /* units split on purpose now */
+  size_t marked_units;     /* of those, marked MADV_NOHUGEPAGE (at most conf nohuge_marks_max) */
+  size_t unmarked_breaks;  /* breaks left unmarked because the bound was reached, total */
   size_t units_in_use;     /* units holding live data */
 } ta_hpa_stats_t;
 
