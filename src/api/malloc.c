@@ -22,18 +22,25 @@ static void free_slow(void *p, ta_extent_t *ext);
 
 void *ta_malloc(size_t size) {
   if (ta_likely(size <= TA_SMALL_MAX)) {
-    void *p = ta_tcache_pop(ta_tcache_self, ta_size_class_of(size));
-    if (ta_likely(p != NULL)) return p;
+    ta_cache_bin_t *bin = &ta_tcache_self->bins[ta_size_class_of(size)];
+    if (ta_likely(bin->count != 0)) return bin->slots[--bin->count];
   }
   return malloc_slow(size);
 }
 
 void ta_free(void *p) {
   ta_extent_t *ext = ta_pagemap_lookup(p);
-  ta_tcache_t *tc = ta_tcache_self;
-  if (ta_likely(ext != NULL && ext->kind == TA_EXTENT_SLAB && ext->node == tc->node &&
-                ta_tcache_push(tc, ext->size_class, p)))
-    return;
+  if (ta_likely(ext != NULL)) {
+    ta_tcache_t *tc = ta_tcache_self;
+    uint32_t header = ta_extent_header(ext);
+    if (ta_likely((header & TA_EXTENT_KEY_MASK) == tc->slab_key)) { /* a slab of this node */
+      ta_cache_bin_t *bin = &tc->bins[(header >> 8) & 0xff];
+      if (ta_likely(bin->count != bin->max)) {
+        bin->slots[bin->count++] = p;
+        return;
+      }
+    }
+  }
   free_slow(p, ext);
 }
 

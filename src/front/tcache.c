@@ -59,6 +59,7 @@ ta_tcache_t *ta_tcache_get(void) {
   }
   tc->arena = ta_arena_choose();
   tc->node = (uint16_t)tc->arena->node;
+  tc->slab_key = ta_extent_slab_key(tc->node);
   ta_mutex_lock(&list_lock);
   ta_list_push_back(&live_caches, &tc->link);
   ta_mutex_unlock(&list_lock);

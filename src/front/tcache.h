@@ -20,6 +20,7 @@ typedef struct ta_cache_bin {
 } ta_cache_bin_t;
 
 typedef struct ta_tcache {
+  uint32_t slab_key;   /* ta_extent_slab_key(node); 0 in the empty cache, so frees miss */
   ta_cache_bin_t bins[TA_NCLASSES];
   uint16_t node;
   ta_arena_t *arena;
