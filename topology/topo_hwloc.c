@@ -151,9 +151,17 @@ static int build(hwloc_topology_t topo, ta_topo_t *t) {
     }
   }
 
+  /* The kernel's SLIT is "NUMALatency"; XML converted from hwloc 1.x keeps it unnamed, so take
+   * any latency-like NUMA matrix, the named one first. */
   struct hwloc_distances_s *dist[4];
   unsigned nd = TA_ARRAY_LEN(dist);
-  if (hwloc_distances_get_by_name(topo, "NUMALatency", &nd, dist, 0) == 0 && nd > 0) {
+  if (hwloc_distances_get_by_name(topo, "NUMALatency", &nd, dist, 0) != 0 || nd == 0) {
+    nd = TA_ARRAY_LEN(dist);
+    if (hwloc_distances_get_by_type(topo, HWLOC_OBJ_NUMANODE, &nd, dist, HWLOC_DISTANCES_KIND_MEANS_LATENCY, 0) != 0)
+      nd = 0;
+  }
+  if (nd > TA_ARRAY_LEN(dist)) nd = TA_ARRAY_LEN(dist);
+  if (nd > 0) {
     for (unsigned a = 0; a < dist[0]->nbobjs; a++) {
       for (unsigned b = 0; b < dist[0]->nbobjs; b++) {
         int ia = -1, ib = -1;
@@ -166,7 +174,7 @@ static int build(hwloc_topology_t topo, ta_topo_t *t) {
       }
     }
     t->has_distance = true;
-    for (unsigned i = 0; i < nd && i < TA_ARRAY_LEN(dist); i++) hwloc_distances_release(topo, dist[i]);
+    for (unsigned i = 0; i < nd; i++) hwloc_distances_release(topo, dist[i]);
   }
 
   /* The read variants are what the kernel exports as read_latency/read_bandwidth; XML exports

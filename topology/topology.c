@@ -165,7 +165,8 @@ void ta_topology_merge(ta_topo_t *r, const ta_topo_t *e) {
   }
   r->has_distance |= e->has_distance;
   r->has_hmat |= e->has_hmat;
-  if (r->arch == TA_ARCH_UNKNOWN) r->arch = e->arch;
+  /* hwloc's Architecture is the running kernel's even for a dump: the cpuinfo read wins. */
+  if (e->arch != TA_ARCH_UNKNOWN) r->arch = e->arch;
   if (!r->cpu_part) { r->cpu_implementer = e->cpu_implementer; r->cpu_part = e->cpu_part; }
   r->xeon_phi |= e->xeon_phi;
   if (carried) r->source = "hwloc+sysfs";

@@ -87,7 +87,10 @@ int main(int argc, char **argv) {
     if (want_sysfs) ta_topology_merge(hw, sys);
     shown = hw;
   }
-  const char *profile = xml || fsroot ? dump_profile(shown) : ta_arch_profile_name();
+  /* A dump's processor is in its cpuinfo, which only the sysfs reader looks at (hwloc reports the
+   * running kernel's architecture even for a dump). */
+  if (fsroot && !want_sysfs && ta_topo_sysfs_read(sys, fsroot) != 0) sys->arch = TA_ARCH_UNKNOWN;
+  const char *profile = fsroot ? dump_profile(sys) : xml ? dump_profile(shown) : ta_arch_profile_name();
   size_t need = json ? ta_topo_dump_json(shown, profile, NULL, 0) : ta_topo_dump_table(shown, profile, NULL, 0);
   char *buf = malloc(need + 1);
   if (!buf) return 1;
