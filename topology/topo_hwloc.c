@@ -14,6 +14,7 @@
 #include <hwloc.h>
 #include <stdlib.h>
 #include <string.h>
+#include <unistd.h>
 
 #include "topology.h"
 
@@ -225,6 +226,8 @@ int ta_topo_hwloc_read(ta_topo_t *t, const ta_topo_hwloc_opts_t *opts) {
   memset(t->cpu_initiator, TA_TOPO_NONE, sizeof(t->cpu_initiator));
   for (size_t c = 0; c < TA_ARRAY_LEN(t->cpu_package); c++) t->cpu_package[c] = -1;
   t->source = "hwloc";
+  /* hwloc ignores an fsroot it cannot open and describes this machine instead: refuse first. */
+  if (opts && opts->fsroot && access(opts->fsroot, R_OK | X_OK) != 0) return errno ? errno : ENOENT;
   hwloc_topology_t topo;
   if (hwloc_topology_init(&topo) != 0) return errno ? errno : ENOMEM;
   env_t env[3] = {{0}};

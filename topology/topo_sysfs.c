@@ -426,8 +426,11 @@ static int memory_tier(const char *name, void *ctx) {
 }
 
 /* The process's cpuset: mems from /proc/self/status (what the kernel enforces), CPUs from the
- * cgroup's effective cpuset (not the affinity mask: threads may widen theirs within the cpuset).
- * Dumps have no status file, so mems fall back to the cgroup too. Absent data: no restriction. */
+ * cgroup's cpuset (not the affinity mask: threads may widen theirs within the cpuset): cgroup2's
+ * cpuset.cpus.effective, or v1's cpuset.cpus as hwloc reads it (v1's effective_* files can be
+ * narrower in dumps than what hwloc reports, and the two readers must agree). Dumps have no
+ * status file, so mems come from the cgroup too. Absent data: no restriction. Only the first
+ * 4 KiB of /proc/mounts are searched: cgroup mounts come early. */
 static bool cgroup_file(reader_t *r, const char *v2name, const char *v1name, char *out, size_t cap) {
   char mounts[FILE_CAP], self[512];
   path_t p;

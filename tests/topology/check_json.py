@@ -104,6 +104,27 @@ for name in sorted(os.listdir(dumps)):
     if table.returncode != 0 or "initiator" not in table.stdout:
         fail(name, f"table output failed: {table.stderr}")
 
+# No real dump has a Neoverse: a minimal synthetic tree with an N1's cpuinfo checks that the MIDR
+# fields of a dump choose the profile.
+import tempfile
+with tempfile.TemporaryDirectory() as root:
+    def put(rel, text):
+        os.makedirs(os.path.dirname(os.path.join(root, rel)), exist_ok=True)
+        with open(os.path.join(root, rel), "w") as f:
+            f.write(text)
+    put("sys/devices/system/cpu/online", "0-1\n")
+    put("sys/devices/system/node/online", "0\n")
+    put("sys/devices/system/node/node0/cpulist", "0-1\n")
+    put("sys/devices/system/node/node0/meminfo", "Node 0 MemTotal: 1048576 kB\n")
+    put("sys/devices/system/node/node0/distance", "10\n")
+    for part, want in (("0xd0c", "neoverse-n1"), ("0xd4f", "neoverse-v2"), ("0xd01", "generic")):
+        put("proc/cpuinfo", f"processor\t: 0\nBogoMIPS\t: 50.00\nCPU implementer\t: {'0x48' if part == '0xd01' else '0x41'}\n"
+                            f"CPU architecture: 8\nCPU variant\t: 0x1\nCPU part\t: {part}\n")
+        doc = run(["--fsroot", root, "--source", "sysfs"])
+        check(f"synthetic arm {part}", doc)
+        if doc["profile"] != want:
+            fail(f"synthetic arm {part}", f"profile {doc['profile']}, expected {want}")
+
 if count < 14:
     fail(dumps, f"only {count} dumps found")
 for f in failures:
