@@ -81,7 +81,7 @@ def summary(doc):
 
 check("this machine", run([]))
 count = 0
-for name in sorted(os.listdir(dumps)):
+for name in sorted(n for n in os.listdir(dumps) if not n.startswith(".")):
     path = os.path.join(dumps, name)
     count += 1
     if name.endswith(".xml"):
