@@ -174,6 +174,36 @@ void ta_topology_merge(ta_topo_t *r, const ta_topo_t *e) {
   ta_topo_rank_build(r);
 }
 
+int ta_topology_check(const ta_topo_t *t) {
+  if (t->nnodes == 0 || t->nnodes > TA_TOPO_MAX_NODES || t->ninitiators > TA_TOPO_MAX_INITIATORS) return EINVAL;
+  for (unsigned i = 1; i < t->nnodes; i++)
+    if (t->node[i - 1].os_index >= t->node[i].os_index) return EINVAL;   /* OS order, unique */
+  for (unsigned c = 0; c < TA_TOPO_MAX_CPUS; c++) {
+    uint8_t n = t->cpu_node[c], k = t->cpu_initiator[c];
+    if (n != TA_TOPO_NONE && (n >= t->nnodes || !ta_cpuset_has(&t->node[n].cpus, c))) return EINVAL;
+    if (ta_cpuset_has(&t->allowed, c) != (k != TA_TOPO_NONE)) return EINVAL;  /* allowed <=> grouped */
+    if (k != TA_TOPO_NONE && (k >= t->ninitiators || !ta_cpuset_has(&t->initiator[k].cpus, c))) return EINVAL;
+  }
+  for (unsigned k = 0; k < t->ninitiators; k++) {
+    const ta_topo_initiator_t *in = &t->initiator[k];
+    uint64_t seen = 0;
+    if (in->home != TA_TOPO_NONE &&
+        (in->nrank == 0 || in->rank[0] != in->home || (in->nrank > 1 && in->group[1] == 0)))
+      return EINVAL;   /* the home node is alone in tier 0 */
+    for (unsigned r = 0; r < in->nrank; r++) {
+      uint8_t n = in->rank[r];
+      if (n >= t->nnodes || (seen >> n & 1) || !t->node[n].usable || t->node[n].kind == TA_NODE_GPU) return EINVAL;
+      if (r && in->group[r] != in->group[r - 1] && in->group[r] != in->group[r - 1] + 1) return EINVAL;
+      seen |= (uint64_t)1 << n;
+    }
+    for (unsigned h = 0, r = 0; h < in->nheap; h++, r++) {   /* heap: a subsequence of the rank */
+      while (r < in->nrank && in->rank[r] != in->heap[h]) r++;
+      if (r == in->nrank || t->node[in->heap[h]].kind == TA_NODE_GPU) return EINVAL;
+    }
+  }
+  return 0;
+}
+
 /* ---- queries -------------------------------------------------------------------------------- */
 
 int ta_topology_cpu_node(const ta_topo_t *t, unsigned cpu) {

@@ -133,6 +133,10 @@ unsigned ta_topology_tier(const ta_topo_initiator_t *in, unsigned tier, uint8_t 
 unsigned ta_topology_cpu_node_count(const ta_topo_t *t);
 const char *ta_topology_kind_name(ta_node_kind_t kind);
 
+/* The snapshot's invariants (topo_rank.c's header lists them): 0 or EINVAL. Tests run it on
+ * every snapshot they build; debug builds of the allocator may run it after each publish. */
+int ta_topology_check(const ta_topo_t *t);
+
 /* Fills a one-node snapshot covering every CPU (single-node machines and the error fallback). */
 void ta_topology_fallback(ta_topo_t *t, uint64_t capacity_bytes, unsigned ncpus);
 
@@ -144,7 +148,7 @@ void ta_topology_merge(ta_topo_t *refined, const ta_topo_t *earlier);
 /* ---- builders -------------------------------------------------------------------------------- */
 
 /* topo_sysfs.c: reads <fsroot>/sys and <fsroot>/proc ("" = this machine) into *t and ranks it.
- * Allocates nothing: open/read into stack buffers. Errors: ENOENT (no node directory: the caller
+ * Allocates nothing: open/read into stack buffers (about 12 KiB of stack at the deepest). Errors: ENOENT (no node directory: the caller
  * should fall back to one node), E2BIG (beyond the fixed capacities), EINVAL (malformed files). */
 int ta_topo_sysfs_read(ta_topo_t *t, const char *fsroot);
 

@@ -22,6 +22,8 @@ struct Both : ::testing::Test {
   void SetUp() override {
     ASSERT_EQ(ta_topo_sysfs_read(sys.get(), ""), 0);
     ASSERT_EQ(ta_topo_hwloc_read(hw.get(), nullptr), 0);
+    EXPECT_EQ(ta_topology_check(sys.get()), 0);
+    EXPECT_EQ(ta_topology_check(hw.get()), 0);
   }
   std::unique_ptr<ta_topo_t> sys = std::make_unique<ta_topo_t>();
   std::unique_ptr<ta_topo_t> hw = std::make_unique<ta_topo_t>();

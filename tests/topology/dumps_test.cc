@@ -174,6 +174,7 @@ TEST_P(DumpTest, SysfsBootstrap) {
   if (d.xml) GTEST_SKIP() << "an XML export has no sysfs";
   auto t = std::make_unique<ta_topo_t>();
   ASSERT_EQ(ta_topo_sysfs_read(t.get(), path_of(d).c_str()), 0);
+  EXPECT_EQ(ta_topology_check(t.get()), 0);
   EXPECT_EQ(nodes_of(*t), d.nodes);
   EXPECT_EQ(initiators_of(*t), d.initiators);
   ta_topo_arch_t want = !strcmp(d.profile_arch, "x86") ? TA_ARCH_X86_64
@@ -189,6 +190,7 @@ TEST_P(DumpTest, Hwloc) {
   std::string p = path_of(d);
   ta_topo_hwloc_opts_t o = {d.xml ? p.c_str() : nullptr, d.xml ? nullptr : p.c_str(), true};
   ASSERT_EQ(ta_topo_hwloc_read(t.get(), &o), 0);
+  EXPECT_EQ(ta_topology_check(t.get()), 0);
   EXPECT_EQ(nodes_of(*t), d.nodes);
   EXPECT_EQ(initiators_of(*t), d.initiators);
 }
@@ -205,6 +207,7 @@ TEST_P(DumpTest, Merged) {
   ta_topo_hwloc_opts_t o = {nullptr, p.c_str(), false};
   ASSERT_EQ(ta_topo_hwloc_read(h.get(), &o), 0);
   ta_topology_merge(h.get(), s.get());
+  EXPECT_EQ(ta_topology_check(h.get()), 0);
   EXPECT_EQ(nodes_of(*h), d.nodes);
   EXPECT_EQ(initiators_of(*h), d.initiators);
 }

@@ -57,7 +57,25 @@ class FakeSys {
 std::unique_ptr<ta_topo_t> read(const FakeSys &fs, int *err) {
   auto t = std::make_unique<ta_topo_t>();
   *err = ta_topo_sysfs_read(t.get(), fs.root().c_str());
+  if (*err == 0) {
+    EXPECT_EQ(ta_topology_check(t.get()), 0);
+  }
   return t;
+}
+
+// The checker catches what it claims to.
+TEST(Snapshot, CheckRejectsBrokenSnapshots) {
+  auto t = std::make_unique<ta_topo_t>();
+  ta_topology_fallback(t.get(), 1 << 30, 2);
+  ASSERT_EQ(ta_topology_check(t.get()), 0);
+  t->initiator[0].rank[0] = 5;   // a node that does not exist
+  EXPECT_EQ(ta_topology_check(t.get()), EINVAL);
+  ta_topology_fallback(t.get(), 1 << 30, 2);
+  t->node[0].kind = TA_NODE_GPU;   // GPU memory in a rank
+  EXPECT_EQ(ta_topology_check(t.get()), EINVAL);
+  ta_topology_fallback(t.get(), 1 << 30, 2);
+  t->cpu_initiator[1] = TA_TOPO_NONE;   // an allowed CPU in no group
+  EXPECT_EQ(ta_topology_check(t.get()), EINVAL);
 }
 
 // Two sockets and a CPU-less node 2 whose memory comes from a dax device on a CXL region, onlined
@@ -234,6 +252,7 @@ TEST(SysfsFake, CpumapWithoutOnlineFiles) {
 TEST(Snapshot, FallbackAndDump) {
   auto t = std::make_unique<ta_topo_t>();
   ta_topology_fallback(t.get(), 1 << 30, 4);
+  EXPECT_EQ(ta_topology_check(t.get()), 0);
   EXPECT_EQ(t->nnodes, 1u);
   EXPECT_EQ(ta_topology_cpu_node(t.get(), 3), 0);
   EXPECT_EQ(ta_topology_cpu_node(t.get(), 4), -1);
