@@ -19,8 +19,11 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size) {
 #define TA_CONF_BOOL(name, def, doc) if ((int)conf.name != 0 && (int)conf.name != 1) abort();
 #define TA_CONF_UINT(name, def, min, max, unit, doc) \
   if (conf.name < (uint64_t)(min) || conf.name > (uint64_t)(max)) abort();
+#define TA_CONF_ENUM(name, def, choices, doc) \
+  if (conf.name >= sizeof(choices)) abort(); /* an index, never past the choice list */
 #include "conf.def"
 #undef TA_CONF_BOOL
 #undef TA_CONF_UINT
+#undef TA_CONF_ENUM
   return 0;
 }
