@@ -284,8 +284,8 @@ TEST(FreeSized, ReleasesBlocksOfEverySize) {
   fs(nullptr, 0);
   Rng rng(11);
   std::vector<std::pair<void *, size_t>> live;
-  for (int i = 0; i < 50000; i++) {
-    size_t n = rng.size(2048, 4u << 20);
+  for (int i = 0; i < 20000; i++) {
+    size_t n = rng.size(2048, 1u << 20);
     void *p = (i % 3 == 0) ? calloc(1, n) : malloc(n);
     ASSERT_NE(p, nullptr);
     fill(p, n, n);

@@ -105,6 +105,16 @@ class Deadline {
   std::chrono::steady_clock::time_point end_;
 };
 
+class Stopwatch {
+ public:
+  double seconds() const {
+    return std::chrono::duration<double>(std::chrono::steady_clock::now() - start_).count();
+  }
+
+ private:
+  std::chrono::steady_clock::time_point start_ = std::chrono::steady_clock::now();
+};
+
 // Small deterministic generator (splitmix64): the same seed gives the same run everywhere.
 class Rng {
  public:

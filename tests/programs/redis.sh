@@ -28,9 +28,13 @@ require_preloadable "$SERVER"
 
 # Values of many sizes, written once and used by both runs.
 SIZES="1 7 8 9 15 16 17 100 1000 4095 4096 8192 8196 16385 65536 100000 524288 1048581 4194304 8388611"
-for s in $SIZES; do
-  head -c "$s" /dev/urandom | base64 -w 0 | head -c "$s" >"$WORK/value.$s"
-done
+$PY - "$WORK" $SIZES <<'PYEOF' || fail "generating values failed"
+import random, string, sys
+rng = random.Random(7)
+for s in sys.argv[2:]:
+    with open("%s/value.%s" % (sys.argv[1], s), "w") as f:
+        f.write("".join(rng.choice(string.ascii_letters + string.digits) for _ in range(int(s))))
+PYEOF
 
 # Commands that grow and shrink strings, lists, hashes, sets and sorted sets, run after the values.
 $PY - >"$WORK/bulk.txt" <<'PYEOF' || fail "generating commands failed"
