@@ -76,7 +76,11 @@ int ta_topology_init(void) {
   return err;
 }
 
+/* Weak: the allocator library is built without hwloc (see topology/CMakeLists.txt). */
+#pragma weak ta_topo_hwloc_read
+
 int ta_topology_refine(void) {
+  if (!ta_topo_hwloc_read) return ENOSYS;
   const ta_topo_t *old = ta_topology_get();
   if (!old) {
     ta_topology_init();

@@ -43,8 +43,10 @@ static void start_up(void) {
   ta_conf_init();
   ta_hpa_geometry_init();
   ta_size_class_init();
-  unsigned narenas = ta_conf.narenas ? (unsigned)ta_conf.narenas : ta_os_info.ncpus;
-  if (ta_arena_boot(narenas, ta_conf.dirty_decay_ms * 1000000ull, (unsigned)ta_conf.hugepage_break_pct) != 0)
+  ta_topology_init(); /* /sys only: no allocation; hwloc refines later, off this path */
+  static const ta_place_mode_t modes[] = {TA_PLACE_PREFERRED, TA_PLACE_BIND, TA_PLACE_NONE};
+  if (ta_arena_boot(ta_topology_get(), (unsigned)ta_conf.narenas, modes[ta_conf.numa_bind],
+                    ta_conf.dirty_decay_ms * 1000000ull, (unsigned)ta_conf.hugepage_break_pct) != 0)
     ta_log_fatal("out of memory while starting up");
   int err = ta_tcache_boot(ta_conf.tcache);
   if (err) ta_log("thread caches disabled: no thread-exit key (error %d)", err);

@@ -49,9 +49,11 @@ void ta_free(void *p) {
 static __thread ta_arena_t *uncached_arena __attribute__((tls_model("initial-exec")));
 
 static ta_arena_t *thread_arena(void) {
-  ta_tcache_t *tc = ta_tcache_self;
-  if (tc != &ta_tcache_empty) return tc->arena;
-  if (!uncached_arena) uncached_arena = ta_arena_choose();
+  ta_tcache_t *tc = ta_tcache_get();
+  if (tc) return ta_tcache_arena(tc);
+  /* No cache: follow the CPU on every call (the slow path is all this thread has). */
+  unsigned node = ta_arena_home_node(ta_os_current_cpu());
+  if (!uncached_arena || uncached_arena->node != node) uncached_arena = ta_arena_choose(node);
   return uncached_arena;
 }
 
@@ -100,11 +102,13 @@ static TA_NOINLINE void free_slow(void *p, ta_extent_t *ext) {
     return;
   }
   ta_tcache_t *tc = ta_tcache_self;
-  if (tc != &ta_tcache_empty && ext->node == tc->node) {
-    ta_tcache_flush_push(tc, ext->size_class, p);
+  if (tc == &ta_tcache_empty) {
+    ta_arena_flush(ext->size_class, &p, 1); /* no cache (disabled, thread exiting): straight home */
+  } else if (ext->node != tc->node) {
+    ta_tcache_free_remote(tc, p, ext->node); /* another node's object: home in a batch */
+    return;
   } else {
-    /* No cache (disabled, thread exiting) or an object of another node: straight home. */
-    ta_arena_flush(ext->size_class, &p, 1);
+    ta_tcache_flush_push(tc, ext->size_class, p);
   }
   ta_background_after_free();
 }
@@ -221,7 +225,7 @@ void *ta_realloc(void *p, size_t size) {
     if (ext->addr != p) invalid_free(p, "realloc");
     old = ext->usable;
     /* Large stays large in place: shrink, or grow into the free pages that follow. */
-    if (size > TA_SMALL_MAX && size <= SIZE_MAX / 2 && ta_large_resize_in_place(ta_node_hpa, ext, size)) {
+    if (size > TA_SMALL_MAX && size <= SIZE_MAX / 2 && ta_arena_resize_large(ext, size)) {
       if (ext->usable < old) ta_background_after_free();
       return p;
     }

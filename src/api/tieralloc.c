@@ -23,7 +23,7 @@ TA_EXPORT int tieralloc_heap_info(tieralloc_heap_info_t *info) {
   if (!info) return EINVAL;
   if (!ta_init_ensure()) return EAGAIN;
   ta_hpa_stats_t s;
-  ta_hpa_get_stats(ta_node_hpa, &s);
+  ta_arena_hpa_stats(&s);
   unsigned shift = ta_hpa_geometry.page_shift;
   info->version = TIERALLOC_HEAP_INFO_VERSION;
   info->mapped = s.mapped_bytes;

@@ -23,7 +23,10 @@ class Env : public testing::Environment {
     fake = new FakeOs();
     fake->install();
     ta_hpa_geometry_init();
-    ASSERT_EQ(ta_arena_boot(2, 1'000'000'000, 50), 0);
+    static ta_topo_t topo;  // one node covering every CPU, as on this machine
+    ta_topology_fallback(&topo, (uint64_t)8 << 30, 2);
+    ASSERT_EQ(ta_arena_boot(&topo, 2, TA_PLACE_PREFERRED, 1'000'000'000, 50), 0);
+    EXPECT_EQ(fake->binds, 0u) << "a single-node machine makes no NUMA call";
   }
 };
 testing::Environment *const env = testing::AddGlobalTestEnvironment(new Env);
@@ -119,6 +122,29 @@ TEST(Arena, FillGivesDistinctAlignedObjectsAndFlushReturnsThem) {
     EXPECT_EQ(a->bins[cls].stats.live, 0u);
     EXPECT_LE(a->bins[cls].stats.nslabs, 1u) << "only the spare slab stays";
   }
+}
+
+TEST(Arena, SingleNodeHeap) {
+  EXPECT_EQ(ta_node_heap_count, 1u);
+  EXPECT_EQ(ta_narenas, 2u);
+  EXPECT_EQ(ta_arena_home_node(0), ta_arena_home_node(1));
+  EXPECT_EQ(ta_arena_home_node(-1), ta_arena_home_node(0)) << "an unknown CPU gets the default";
+  EXPECT_NE(ta_arena_choose(ta_arena_home_node(0)), ta_arena_choose(ta_arena_home_node(0)))
+      << "threads of a node are spread over its arenas";
+}
+
+TEST(Arena, RemoteQueueSendsObjectsHome) {
+  unsigned node = ta_arena_home_node(0);
+  ta_arena_t *a = ta_arenas[0];
+  void *objs[10];
+  unsigned got = ta_bin_fill(&a->bins[5], a->hpa, 5, a->index, a->node, objs, 10);
+  ASSERT_EQ(got, 10u);
+  uint64_t live = a->bins[5].stats.live;
+  ta_arena_send_home(node, objs, 10);
+  EXPECT_EQ(a->bins[5].stats.live, live) << "queued, not yet home";
+  EXPECT_EQ(ta_arena_drain_remote(node), 10u);
+  EXPECT_EQ(a->bins[5].stats.live, live - 10);
+  EXPECT_EQ(ta_arena_drain_remote(node), 0u);
 }
 
 TEST(Arena, TrimReleasesIdleSpares) {
