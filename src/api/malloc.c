@@ -11,7 +11,7 @@
 #include <stdint.h>
 #include <string.h>
 
-#include "init.h"
+#include "api.h"
 
 #define ALIGNMENT_MIN 16
 
@@ -257,6 +257,9 @@ void ta_free_aligned_sized(void *p, size_t align, size_t size) {
 
 /* ---- libc names ---- */
 
+/* Sanitizer builds keep the sanitizer's own malloc (it must see every block), and test the
+ * allocator through the ta_* names instead. */
+#if TIERALLOC_LIBC_NAMES
 #define TA_ALIAS(name, target) extern __typeof(target) name __attribute__((alias(#target), visibility("default")))
 
 TA_ALIAS(malloc, ta_malloc);
@@ -272,3 +275,4 @@ TA_ALIAS(pvalloc, ta_pvalloc);
 TA_ALIAS(malloc_usable_size, ta_malloc_usable_size);
 TA_ALIAS(free_sized, ta_free_sized);
 TA_ALIAS(free_aligned_sized, ta_free_aligned_sized);
+#endif

@@ -3,7 +3,7 @@
 
 #include <errno.h>
 
-#include "init.h"
+#include "api.h"
 
 #define TA_STR2(x) #x
 #define TA_STR(x) TA_STR2(x)

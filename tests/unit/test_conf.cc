@@ -70,6 +70,17 @@ TEST(Conf, MalformedValuesAreRejected) {
   }
 }
 
+TEST(Conf, EnumChoices) {
+  Parsed p = parse("numa_bind:bind");
+  EXPECT_EQ(p.errors, 0);
+  EXPECT_EQ(p.conf.numa_bind, (unsigned)TA_NUMA_BIND_BIND);
+  p = parse("numa_bind:strict");
+  EXPECT_EQ(p.errors, 1);
+  EXPECT_EQ(p.conf.numa_bind, (unsigned)TA_NUMA_BIND_PREFERRED);
+  EXPECT_NE(p.err.find("preferred|bind|none"), std::string::npos) << p.err;
+  EXPECT_NE(p.err.find("default preferred"), std::string::npos) << p.err;
+}
+
 TEST(Conf, EmptyAndNullAreFine) {
   EXPECT_EQ(parse("").errors, 0);
   EXPECT_EQ(parse(",,").errors, 0);
