@@ -53,9 +53,13 @@ static unsigned init_distance(const ta_topo_t *t, const ta_topo_initiator_t *in,
   unsigned best = 0;
   for (unsigned m = 0; m < t->nnodes; m++) {
     if (!t->node[m].has_cpus || !t->distance[m][n]) continue;
+    /* A node's package is its first CPU's (the sysfs reader reads only that one). */
     bool same_package = false;
-    for (unsigned c = 0; c < t->ncpus_max && !same_package; c++)
-      same_package = t->cpu_node[c] == m && t->cpu_package[c] == in->package;
+    for (unsigned c = 0; c < t->ncpus_max; c++) {
+      if (t->cpu_node[c] != m) continue;
+      same_package = t->cpu_package[c] == in->package;
+      break;
+    }
     if (same_package && (!best || t->distance[m][n] < best)) best = t->distance[m][n];
   }
   return best;

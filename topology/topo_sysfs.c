@@ -497,6 +497,28 @@ static void read_allowed(reader_t *r, uint64_t *mems) {
   memset(mems, 0xff, TA_TOPO_MAX_NODE_ID / 8);
 }
 
+/* AArch64 without "CPU part" lines (some kernels, some dumps): MIDR_EL1 of the first online CPU,
+ * implementer in bits 31:24, part number in bits 15:4. */
+static void read_midr(reader_t *r) {
+  ta_topo_t *t = r->t;
+  for (unsigned c = 0; c < t->ncpus_max; c++) {
+    if (!ta_cpuset_has(&t->online, c)) continue;
+    char buf[64];
+    path_t p;
+    p_reset(&p, r->root);
+    p_add(&p, "/sys/devices/system/cpu/cpu");
+    p_num(&p, c);
+    p_add(&p, "/regs/identification/midr_el1");
+    if (p_read(&p, buf, sizeof(buf)) <= 0 || buf[0] != '0' || buf[1] != 'x') return;
+    unsigned long v = 0;
+    for (const char *s = buf + 2; hexval(*s) >= 0; s++) v = v * 16 + (unsigned long)hexval(*s);
+    t->arch = TA_ARCH_AARCH64;
+    t->cpu_implementer = (unsigned)(v >> 24 & 0xff);
+    t->cpu_part = (unsigned)(v >> 4 & 0xfff);
+    return;
+  }
+}
+
 /* The first processor's identity. Only the first 4 KiB are read: enough for one entry. */
 static void read_cpuinfo(reader_t *r) {
   ta_topo_t *t = r->t;
@@ -504,7 +526,10 @@ static void read_cpuinfo(reader_t *r) {
   path_t p;
   p_reset(&p, r->root);
   p_add(&p, "/proc/cpuinfo");
-  if (p_read(&p, buf, sizeof(buf)) <= 0) return;
+  if (p_read(&p, buf, sizeof(buf)) <= 0) {
+    read_midr(r);
+    return;
+  }
   const char *s;
   if ((s = strstr(buf, "CPU implementer"))) {
     t->arch = TA_ARCH_AARCH64;
@@ -520,6 +545,7 @@ static void read_cpuinfo(reader_t *r) {
       while (hexval(*s) >= 0) v = v * 16 + (unsigned)hexval(*s++);
       t->cpu_part = v;
     }
+    if (!t->cpu_part) read_midr(r);
   } else if (strstr(buf, "vendor_id") && strstr(buf, "flags")) {
     t->arch = TA_ARCH_X86_64;
   } else {

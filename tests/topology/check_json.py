@@ -10,7 +10,9 @@ KINDS = {"dram", "hbm", "pmem", "cxl", "gpu", "unknown"}
 CPULIST = re.compile(r"^(\d+(-\d+)?(,\d+(-\d+)?)*)?$")
 # The profile each dump's cpuinfo calls for: x86 dumps x86-64; the Kunpeng 920 (HiSilicon part
 # 0xd01, not a Neoverse), the POWER9 and the synthetic dump without a cpuinfo generic.
-PROFILE = {"128arm-2pa2n8cluster4co": "generic", "nvidiagpunumanodes": "generic", "fakeheterocpunuma": "generic"}
+# The QEMU AArch64 guest runs the neoverse-n1 CPU model.
+PROFILE = {"128arm-2pa2n8cluster4co": "generic", "nvidiagpunumanodes": "generic", "fakeheterocpunuma": "generic",
+           "qemu-aarch64-neoverse-n1": "neoverse-n1"}
 failures = []
 
 
@@ -125,7 +127,7 @@ with tempfile.TemporaryDirectory() as root:
         if doc["profile"] != want:
             fail(f"synthetic arm {part}", f"profile {doc['profile']}, expected {want}")
 
-if count < 14:
+if count < 15:
     fail(dumps, f"only {count} dumps found")
 for f in failures:
     print("FAIL", f)

@@ -161,6 +161,11 @@ const std::vector<Dump> &dumps() {
       // ranked after both DRAM nodes by class, latency and SLIT.
       {"qemu-2s-cxl", false, "0:dram:0:u 1:dram:1:u 2:unknown:-:u",
        {"0>0 [0][1][2] heap 0,1,2", "1>1 [1][0][2] heap 1,0,2"}, "x86"},
+      // Ours, tests/numa/gather-aarch64: QEMU virt with CPU model neoverse-n1 (MIDR 0x414fd0c1),
+      // two CPU nodes and a CPU-less node from the device tree (SLIT only, no HMAT: the far node is
+      // placed by class and distance), and the only dump with memory_tiering (all in tier 4).
+      {"qemu-aarch64-neoverse-n1", false, "0:dram:0:u 1:dram:1:u 2:unknown:-:u",
+       {"0>0 [0][1][2] heap 0,1,2", "1>1 [1][0][2] heap 1,0,2"}, "aarch64"},
   };
   return d;
 }

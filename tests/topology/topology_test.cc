@@ -249,6 +249,21 @@ TEST(SysfsFake, CpumapWithoutOnlineFiles) {
   EXPECT_STREQ(buf, "0,33");   // 34 is offline, 1-32 have no cpu directory
 }
 
+// AArch64 identity from MIDR_EL1 when cpuinfo has no "CPU part" (here: no cpuinfo at all).
+TEST(SysfsFake, MidrWithoutCpuinfo) {
+  FakeSys fs;
+  fs.write("/sys/devices/system/cpu/online", "1\n");
+  fs.write("/sys/devices/system/node/online", "0\n");
+  fs.node(0, "1", 64, "10");
+  fs.write("/sys/devices/system/cpu/cpu1/regs/identification/midr_el1", "0x00000000413fd490\n");
+  int err;
+  auto t = read(fs, &err);
+  ASSERT_EQ(err, 0);
+  EXPECT_EQ(t->arch, TA_ARCH_AARCH64);
+  EXPECT_EQ(t->cpu_implementer, 0x41u);
+  EXPECT_EQ(t->cpu_part, 0xd49u);   // Neoverse N2
+}
+
 TEST(Snapshot, FallbackAndDump) {
   auto t = std::make_unique<ta_topo_t>();
   ta_topology_fallback(t.get(), 1 << 30, 4);
