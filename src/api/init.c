@@ -48,7 +48,7 @@ static void start_up(void) {
   if (ta_arena_boot(ta_topology_get(), (unsigned)ta_conf.narenas, modes[ta_conf.numa_bind],
                     ta_conf.dirty_decay_ms * 1000000ull, (unsigned)ta_conf.hugepage_break_pct) != 0)
     ta_log_fatal("out of memory while starting up");
-  int err = ta_tcache_boot(ta_conf.tcache);
+  int err = ta_tcache_boot(ta_conf.tcache && !ta_conf.debug);
   if (err) ta_log("thread caches disabled: no thread-exit key (error %d)", err);
 }
 

@@ -29,7 +29,8 @@ typedef struct ta_tcache {
   /* Objects of another node, collected here and sent home as one batch. */
   uint32_t nremote;
   uint16_t remote_node;
-  void *remote[TA_REMOTE_BATCH];
+  void *remote[TA_REMOTE_BATCH];  /* last member: the free fast path may read past a stack's
+                                     bottom into it, see ta_free */
 } ta_tcache_t;
 
 extern ta_tcache_t ta_tcache_empty;
