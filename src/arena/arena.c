@@ -47,12 +47,16 @@ int ta_arena_boot(const ta_topo_t *topo, unsigned per_node, ta_place_mode_t plac
   unsigned ncpu_nodes = 0;
   for (unsigned i = 0; i < topo->ninitiators; i++)
     if (topo->initiator[i].home != TA_TOPO_NONE) ncpu_nodes++;
-  /* One node: no binding at all, so nothing fails where NUMA calls are not allowed. */
+  /* One node: no binding at all, so nothing fails where NUMA calls are not allowed. A process
+   * started under a memory policy (numactl --membind, --preferred, --interleave) keeps it:
+   * binding our regions would override what the operator asked for. */
+  int task_mode = 0;
   if (topo->nnodes <= 1 || ncpu_nodes <= 1) place = TA_PLACE_NONE;
+  else if (ta_os_task_policy(&task_mode) == 0 && task_mode != 0) place = TA_PLACE_NONE;
   /* A heap for each usable node that is home to some allowed CPUs. */
   for (unsigned i = 0; i < topo->ninitiators; i++) {
     const ta_topo_initiator_t *in = &topo->initiator[i];
-    if (in->home == TA_TOPO_NONE) continue;
+    if (in->home == TA_TOPO_NONE || !topo->node[in->home].usable) continue;
     unsigned node = (unsigned)topo->node[in->home].os_index;
     if (ta_node_heaps[node]) continue;
     unsigned cpus = 0;
