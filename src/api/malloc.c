@@ -58,7 +58,7 @@ static ta_arena_t *thread_arena(void) {
   ta_tcache_t *tc = ta_tcache_get();
   if (tc) return ta_tcache_arena(tc);
   /* No cache: follow the CPU on every call (the slow path is all this thread has). */
-  unsigned node = ta_arena_home_node(ta_os_current_cpu());
+  unsigned node = ta_tcache_target_node();
   if (!uncached_arena || uncached_arena->node != node) uncached_arena = ta_arena_choose(node);
   return uncached_arena;
 }
@@ -128,8 +128,12 @@ static TA_NOINLINE void free_slow(void *p, ta_extent_t *ext) {
     }
     ta_arena_flush(ext->size_class, &p, 1); /* no cache (disabled, thread exiting): straight home */
   } else if (ext->node != tc->node) {
-    ta_tcache_free_remote(tc, p, ext->node); /* another node's object: home in a batch */
-    return;
+    if (ta_node_heaps[ext->node]->cpuless) {
+      ta_arena_flush(ext->size_class, &p, 1); /* a far tier has no thread to drain a queue */
+    } else {
+      ta_tcache_free_remote(tc, p, ext->node); /* another node's object: home in a batch */
+      return;
+    }
   } else {
     ta_cache_bin_t *bin = &tc->bins[ext->size_class];
     if (bin->count && bin->slots[bin->count - 1] == p) double_free(p, ext);

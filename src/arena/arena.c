@@ -7,8 +7,10 @@ ta_arena_t *ta_arenas[TA_MAX_ARENAS];
 unsigned ta_narenas;
 ta_node_heap_t *ta_node_heaps[TA_TOPO_MAX_NODE_ID];
 unsigned ta_node_heap_count;
+ta_atomic(uint64_t) ta_placement_fallbacks;
 static unsigned heap_nodes[TA_TOPO_MAX_NODES]; /* kernel numbers of the nodes with a heap */
 static uint16_t cpu_home[TA_TOPO_MAX_CPUS];     /* CPU -> node of its heap */
+static const ta_topo_t *boot_topo;                /* the snapshot the heaps were built from */
 static unsigned default_node;
 
 static int place_region(ta_hpa_t *hpa, void *addr, size_t size) {
@@ -65,6 +67,20 @@ int ta_arena_boot(const ta_topo_t *topo, unsigned per_node, ta_place_mode_t plac
     if (!heap_new(node, per_node ? per_node : (cpus ? cpus : 1), place, decay_ns, break_pct))
       return ENOMEM;
   }
+  /* Far tiers: every other usable node some CPU ranks (CXL, PMEM, memory-only nodes), with one
+   * arena each. Plain mallocs never come here (CPUs map to their own node below); the tier
+   * API and tier policies do. GPU memory is never ranked by the topology, so never used. */
+  for (unsigned i = 0; i < topo->ninitiators; i++) {
+    const ta_topo_initiator_t *in = &topo->initiator[i];
+    for (unsigned r = 0; r < in->nrank; r++) {
+      const ta_topo_node_t *tn = &topo->node[in->rank[r]];
+      unsigned node = (unsigned)tn->os_index;
+      if (!tn->usable || tn->kind == TA_NODE_GPU || ta_node_heaps[node]) continue;
+      ta_node_heap_t *h = heap_new(node, 1, place, decay_ns, break_pct);
+      if (!h) return ENOMEM;
+      h->cpuless = true;
+    }
+  }
   if (ta_node_heap_count == 0) {
     /* No initiator has local memory (every CPU is memoryless): one heap, first-touch. */
     unsigned node = topo->nnodes ? (unsigned)topo->node[0].os_index : 0;
@@ -72,6 +88,7 @@ int ta_arena_boot(const ta_topo_t *topo, unsigned per_node, ta_place_mode_t plac
       return ENOMEM;
   }
   default_node = heap_nodes[0];
+  boot_topo = topo;
   /* CPU -> heap node: the initiator's home, else the first node of its default heap that has
    * a heap (CPUs without local memory use the nearest node that has one). */
   for (unsigned cpu = 0; cpu < TA_TOPO_MAX_CPUS; cpu++) {
@@ -92,6 +109,29 @@ int ta_arena_boot(const ta_topo_t *topo, unsigned per_node, ta_place_mode_t plac
 }
 
 unsigned ta_arena_heap_node(unsigned k) { return heap_nodes[k]; }
+
+int ta_arena_tier_node(int cpu, unsigned tier) {
+  const ta_topo_initiator_t *in =
+      boot_topo && cpu >= 0 ? ta_topology_cpu_initiator(boot_topo, (unsigned)cpu) : NULL;
+  if (!in) return tier == 0 ? (int)default_node : -1;
+  uint8_t nodes[TA_TOPO_MAX_NODES];
+  unsigned n = ta_topology_tier(in, tier, nodes, TA_TOPO_MAX_NODES);
+  for (unsigned i = 0; i < n; i++) {
+    unsigned os = (unsigned)boot_topo->node[nodes[i]].os_index;
+    if (ta_node_heaps[os]) return (int)os;
+  }
+  return -1;
+}
+
+int ta_arena_node_tier(int cpu, unsigned node) {
+  const ta_topo_initiator_t *in =
+      boot_topo && cpu >= 0 ? ta_topology_cpu_initiator(boot_topo, (unsigned)cpu) : NULL;
+  if (!in) return node == default_node ? 0 : -1;
+  int idx = ta_topology_node_index(boot_topo, (int)node);
+  for (unsigned i = 0; i < in->nrank; i++)
+    if (idx >= 0 && in->rank[i] == (unsigned)idx) return in->group[i];
+  return -1;
+}
 
 unsigned ta_arena_home_node(int cpu) {
   return cpu >= 0 && cpu < TA_TOPO_MAX_CPUS ? cpu_home[cpu] : default_node;
