@@ -19,10 +19,15 @@ static void fail(parser_t *ps, int error, const char *fmt, ...) {
   if (ps->error) return;
   ps->error = error;
   if (!ps->err || !ps->errlen) return;
-  va_list ap;
-  va_start(ap, fmt);
-  int n = vsnprintf(ps->err, ps->errlen, fmt, ap);
-  va_end(ap);
+  int n;
+  if (error == EINVAL && ps->p >= ps->end) { /* what a reader sees most: a truncated file */
+    n = snprintf(ps->err, ps->errlen, "unexpected end of text");
+  } else {
+    va_list ap;
+    va_start(ap, fmt);
+    n = vsnprintf(ps->err, ps->errlen, fmt, ap);
+    va_end(ap);
+  }
   if (n >= 0 && (size_t)n < ps->errlen)
     snprintf(ps->err + n, ps->errlen - (size_t)n, " at byte %zu", (size_t)(ps->p - ps->start));
 }
@@ -86,6 +91,7 @@ static char *parse_string(parser_t *ps, size_t *lenp) {
   const char *q = s;
   while (q < ps->end && *q != '"') q += (*q == '\\' && q + 1 < ps->end) ? 2 : 1;
   if (q >= ps->end) {
+    ps->p = ps->end; /* reported as the end of the text, like every other truncation */
     fail(ps, EINVAL, "unterminated string");
     return NULL;
   }

@@ -303,7 +303,7 @@ static void sample_free(sample_t *s) {
 static const char *bytes(char *buf, size_t len, double v) {
   static const char *units[] = {"B", "KiB", "MiB", "GiB", "TiB", "PiB"};
   int u = 0;
-  while (v >= 1024 && u < 5) {
+  while (v >= 1023.95 && u < 5) { /* so that 1023.99 KiB shows as 1.0 MiB */
     v /= 1024;
     u++;
   }
