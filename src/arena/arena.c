@@ -91,6 +91,8 @@ int ta_arena_boot(const ta_topo_t *topo, unsigned per_node, ta_place_mode_t plac
   return 0;
 }
 
+unsigned ta_arena_heap_node(unsigned k) { return heap_nodes[k]; }
+
 unsigned ta_arena_home_node(int cpu) {
   return cpu >= 0 && cpu < TA_TOPO_MAX_CPUS ? cpu_home[cpu] : default_node;
 }
@@ -183,13 +185,28 @@ void *ta_arena_alloc_small(ta_arena_t *arena, unsigned cls) {
 }
 
 void *ta_arena_alloc_large(ta_arena_t *arena, size_t size, size_t align, bool zero) {
-  return ta_large_alloc(arena->hpa, size, align, zero, arena->node);
+  void *p = ta_large_alloc(arena->hpa, size, align, zero, arena->node);
+  if (p) {
+    ta_node_heap_t *h = ta_node_heaps[arena->node];
+    ta_atomic_fetch_add(&h->large_nmalloc, 1, ta_mo_relaxed);
+    ta_atomic_fetch_add(&h->large_live_bytes, ta_pagemap_lookup(p)->usable, ta_mo_relaxed);
+  }
+  return p;
 }
 
-void ta_arena_free_large(ta_extent_t *ext) { ta_large_free(&ta_node_heaps[ext->node]->hpa, ext); }
+void ta_arena_free_large(ta_extent_t *ext) {
+  ta_node_heap_t *h = ta_node_heaps[ext->node];
+  ta_atomic_fetch_add(&h->large_nfree, 1, ta_mo_relaxed);
+  ta_atomic_fetch_sub(&h->large_live_bytes, ext->usable, ta_mo_relaxed);
+  ta_large_free(&h->hpa, ext);
+}
 
 bool ta_arena_resize_large(ta_extent_t *ext, size_t size) {
-  return ta_large_resize_in_place(&ta_node_heaps[ext->node]->hpa, ext, size);
+  ta_node_heap_t *h = ta_node_heaps[ext->node];
+  size_t before = ext->usable;
+  if (!ta_large_resize_in_place(&h->hpa, ext, size)) return false;
+  ta_atomic_fetch_add(&h->large_live_bytes, ext->usable - before, ta_mo_relaxed); /* wraps down */
+  return true;
 }
 
 size_t ta_arena_purge_step(uint64_t now, uint64_t older_than, size_t budget, bool force) {
@@ -225,6 +242,7 @@ void ta_arena_hpa_stats(ta_hpa_stats_t *out) {
     out->marked_units += s.marked_units;
     out->unmarked_breaks += s.unmarked_breaks;
     out->units_in_use += s.units_in_use;
+    out->place_failures += s.place_failures;
   }
 }
 

@@ -36,6 +36,7 @@ typedef struct ta_node_heap {
   ta_atomic(unsigned) next_arena;
   ta_remote_queue_t remote;    /* frees of this node's objects made on other nodes */
   ta_place_mode_t place;
+  ta_atomic(uint64_t) large_nmalloc, large_nfree, large_live_bytes;
 } ta_node_heap_t;
 
 extern ta_arena_t *ta_arenas[TA_MAX_ARENAS];
@@ -48,6 +49,9 @@ extern unsigned ta_node_heap_count;
  * on a single-node machine: no NUMA call is made there). Returns 0 or ENOMEM. */
 int ta_arena_boot(const ta_topo_t *topo, unsigned per_node, ta_place_mode_t place,
                   uint64_t decay_ns, unsigned break_pct);
+
+/* Kernel node number of the k-th node heap, k < ta_node_heap_count (in boot order). */
+unsigned ta_arena_heap_node(unsigned k);
 
 /* The node whose heap serves a thread running on `cpu`: its CPU node, or for CPUs without local
  * memory the nearest node that has a heap. */
