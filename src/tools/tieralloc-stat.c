@@ -356,17 +356,21 @@ static void print_table(const target_t *t, const sample_t *s, const sample_t *pr
          bytes(d, sizeof(d), ta_json_num(heap, "mapped", 0)),
          bytes(e, sizeof(e), ta_json_num(heap, "metadata", 0)));
   const ta_json_t *purges = ta_json_get(doc, "purges"), *mig = ta_json_get(doc, "migrations");
-  printf("        purged %s (%s)  purges %s  hugepage units %" PRIu64 ", broken %" PRIu64 "\n",
-         bytes(a, sizeof(a), ta_json_num(heap, "purged", 0)),
-         rate_bytes(b, sizeof(b), known ? per_s(heap, ta_json_get(pdoc, "heap"), "purged", dt) : 0, known),
-         rate_count(c, sizeof(c), known ? per_s(purges, ta_json_get(pdoc, "purges"), "count", dt) : 0, known),
-         ta_json_u64(heap, "hugepage_units", 0), ta_json_u64(heap, "broken_units", 0));
-  const ta_json_t *pmig = ta_json_get(pdoc, "migrations");
-  printf("        migrations in %s  out %s  %s  failures %" PRIu64 "\n",
-         rate_count(a, sizeof(a), known ? per_s(mig, pmig, "in", dt) : 0, known),
-         rate_count(b, sizeof(b), known ? per_s(mig, pmig, "out", dt) : 0, known),
-         rate_bytes(c, sizeof(c), known ? per_s(mig, pmig, "bytes", dt) : 0, known),
-         ta_json_u64(mig, "failures", 0));
+  /* purges and migrations are optional: a library without tier migration leaves them out. */
+  printf("        purged %s (%s)", bytes(a, sizeof(a), ta_json_num(heap, "purged", 0)),
+         rate_bytes(b, sizeof(b), known ? per_s(heap, ta_json_get(pdoc, "heap"), "purged", dt) : 0, known));
+  if (purges)
+    printf("  purges %s", rate_count(c, sizeof(c), known ? per_s(purges, ta_json_get(pdoc, "purges"), "count", dt) : 0, known));
+  printf("  hugepage units %" PRIu64 ", broken %" PRIu64 "\n", ta_json_u64(heap, "hugepage_units", 0),
+         ta_json_u64(heap, "broken_units", 0));
+  if (mig) {
+    const ta_json_t *pmig = ta_json_get(pdoc, "migrations");
+    printf("        migrations in %s  out %s  %s  failures %" PRIu64 "\n",
+           rate_count(a, sizeof(a), known ? per_s(mig, pmig, "in", dt) : 0, known),
+           rate_count(b, sizeof(b), known ? per_s(mig, pmig, "out", dt) : 0, known),
+           rate_bytes(c, sizeof(c), known ? per_s(mig, pmig, "bytes", dt) : 0, known),
+           ta_json_u64(mig, "failures", 0));
+  }
   const ta_procmem_t *k = s->kernel;
   if (k) {
     printf("kernel  rss %s  anonymous %s  on hugepages %s (%.0f%% of anonymous)  swap %s\n",
@@ -466,12 +470,13 @@ static void print_json(const target_t *t, const sample_t *s, const sample_t *pre
   const ta_json_t *heap = ta_json_get(doc, "heap"), *mig = ta_json_get(doc, "migrations");
   const ta_json_t *purges = ta_json_get(doc, "purges");
   print_rate("purged_bytes", known ? per_s(heap, ta_json_get(pdoc, "heap"), "purged", dt) : 0, known, &first);
-  print_rate("purges", known ? per_s(purges, ta_json_get(pdoc, "purges"), "count", dt) : 0, known, &first);
-  print_rate("purged_pages", known ? per_s(purges, ta_json_get(pdoc, "purges"), "pages", dt) : 0, known, &first);
+  bool kp = known && purges, km = known && mig;
+  print_rate("purges", kp ? per_s(purges, ta_json_get(pdoc, "purges"), "count", dt) : 0, kp, &first);
+  print_rate("purged_pages", kp ? per_s(purges, ta_json_get(pdoc, "purges"), "pages", dt) : 0, kp, &first);
   const ta_json_t *pmig = ta_json_get(pdoc, "migrations");
-  print_rate("migrations_in", known ? per_s(mig, pmig, "in", dt) : 0, known, &first);
-  print_rate("migrations_out", known ? per_s(mig, pmig, "out", dt) : 0, known, &first);
-  print_rate("migrated_bytes", known ? per_s(mig, pmig, "bytes", dt) : 0, known, &first);
+  print_rate("migrations_in", km ? per_s(mig, pmig, "in", dt) : 0, km, &first);
+  print_rate("migrations_out", km ? per_s(mig, pmig, "out", dt) : 0, km, &first);
+  print_rate("migrated_bytes", km ? per_s(mig, pmig, "bytes", dt) : 0, km, &first);
   fputs(",\"nodes\":[", stdout);
   const ta_json_t *nodes = ta_json_get(doc, "nodes"), *pnodes = ta_json_get(pdoc, "nodes");
   for (const ta_json_t *n = nodes && nodes->type == TA_JSON_ARRAY ? nodes->child : NULL; n; n = n->next) {
