@@ -5,6 +5,7 @@
 #ifndef TA_TIERS_H
 #define TA_TIERS_H
 
+#include <stdbool.h>
 #include <stddef.h>
 #include <stdint.h>
 
@@ -22,6 +23,24 @@ typedef enum {
  * Returns 0 or the errno of mbind (ENOSYS under emulators and seccomp, EPERM, EINVAL): the
  * caller counts a failure and uses the memory unbound. NONE binds nothing and returns 0. */
 int ta_tier_place_range(void *addr, size_t size, int os_node, ta_place_mode_t mode);
+
+/* ---- policy (tier_policy.c, pure) ---- */
+
+typedef enum { TA_TIER_LOCAL = 0, TA_TIER_THRESHOLD = 1, TA_TIER_RATIO = 2 } ta_tier_policy_kind_t;
+
+typedef struct {
+  ta_tier_policy_kind_t kind;
+  size_t threshold_bytes;  /* THRESHOLD: blocks of at least this size go far */
+  unsigned ratio_pct;      /* RATIO: share of live large bytes to keep far */
+} ta_tier_policy_t;
+
+/* Whether a large block of `size` goes to the far tier, given the live large bytes now on the
+ * far and local tiers. */
+bool ta_tier_policy_far(const ta_tier_policy_t *p, size_t size, uint64_t far_bytes, uint64_t local_bytes);
+
+/* Reads memkind's MEMKIND_MEM_TIERS spelling ("KMEM_DAX:1,DRAM:4,POLICY:STATIC_RATIO").
+ * Returns 0, or -1 with *why saying what is wrong. */
+int ta_tier_policy_from_memkind(const char *text, ta_tier_policy_t *out, const char **why);
 
 /* Where the pages of [addr, addr + len) are, from move_pages (ground truth). Nodes above 63
  * are counted in per_node[63]. Returns 0 or the errno of move_pages (ENOSYS under emulators). */

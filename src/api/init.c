@@ -54,6 +54,24 @@ static void at_exit(void) {
   }
 }
 
+ta_tier_policy_t ta_large_policy;
+
+static void policy_init(void) {
+  ta_large_policy.kind = (ta_tier_policy_kind_t)ta_conf.tier_policy; /* enum orders agree */
+  ta_large_policy.threshold_bytes = ta_conf.tier_threshold_kb << 10;
+  ta_large_policy.ratio_pct = (unsigned)ta_conf.tier_ratio_pct;
+  const char *memkind = getenv("MEMKIND_MEM_TIERS");
+  if (!memkind || ta_conf_was_set("tier_policy")) return;
+  const char *why;
+  ta_tier_policy_t p = ta_large_policy;
+  if (ta_tier_policy_from_memkind(memkind, &p, &why) == 0) {
+    ta_large_policy = p;
+  } else {
+    ta_log("MEMKIND_MEM_TIERS='%s': %s; using tier_policy local", memkind, why);
+    ta_large_policy.kind = TA_TIER_LOCAL;
+  }
+}
+
 static void start_up(void) {
   ta_os_init();
   ta_conf_init();
@@ -64,6 +82,7 @@ static void start_up(void) {
   if (ta_arena_boot(ta_topology_get(), (unsigned)ta_conf.narenas, modes[ta_conf.numa_bind],
                     ta_conf.dirty_decay_ms * 1000000ull, (unsigned)ta_conf.hugepage_break_pct) != 0)
     ta_log_fatal("out of memory while starting up");
+  policy_init();
   int err = ta_tcache_boot(ta_conf.tcache && !ta_conf.debug);
   if (err) ta_log("thread caches disabled: no thread-exit key (error %d)", err);
 }

@@ -74,8 +74,19 @@ static void *class_slow(unsigned cls) {
   return p;
 }
 
+/* Plain large blocks follow the tier policy (threshold, ratio) where a far tier exists. */
+static ta_arena_t *large_arena(size_t size) {
+  if (ta_likely(ta_large_policy.kind == TA_TIER_LOCAL) || ta_thread_tier > 0) return thread_arena();
+  int far = ta_arena_far_node(ta_os_current_cpu());
+  if (far < 0) return thread_arena();
+  uint64_t far_bytes, local_bytes;
+  ta_arena_large_split(&far_bytes, &local_bytes);
+  if (!ta_tier_policy_far(&ta_large_policy, size, far_bytes, local_bytes)) return thread_arena();
+  return ta_arena_choose((unsigned)far);
+}
+
 static void *large_alloc(size_t size, size_t align, bool zero) {
-  void *p = ta_arena_alloc_large(thread_arena(), size, align, zero);
+  void *p = ta_arena_alloc_large(large_arena(size), size, align, zero);
   if (!p) errno = ENOMEM;
   else if (ta_unlikely(ta_conf.debug) && !zero) memset(p, JUNK_ALLOC, size);
   return p;

@@ -57,19 +57,13 @@ static int tier_node(unsigned tier, unsigned flags) {
   return (int)ta_arena_home_node(cpu);
 }
 
-/* The farthest tier this CPU has: where cold data goes. */
-static unsigned far_tier(void) {
-  int cpu = ta_os_current_cpu();
-  unsigned t = 0;
-  while (t < 64 && ta_arena_tier_node(cpu, t + 1) >= 0) t++;
-  return t;
-}
-
 TA_EXPORT void *tieralloc_aligned_tier(size_t align, size_t size, unsigned tier, unsigned flags) {
   if (!ta_init_ensure()) return ta_malloc(size);
-  if (flags & TIERALLOC_COLD) tier = far_tier();
+  int node;
   if (flags & TIERALLOC_HOT) tier = 0;
-  int node = tier_node(tier, flags);
+  if ((flags & TIERALLOC_COLD) && (node = ta_arena_far_node(ta_os_current_cpu())) >= 0)
+    return alloc_on((unsigned)node, align, size, flags);
+  node = tier_node(tier, flags);
   if (node < 0) {
     errno = ENOMEM;
     return NULL;

@@ -123,6 +123,26 @@ int ta_arena_tier_node(int cpu, unsigned tier) {
   return -1;
 }
 
+int ta_arena_far_node(int cpu) {
+  int far = -1;
+  for (unsigned t = 1; t < TA_TOPO_MAX_NODES; t++) {
+    int node = ta_arena_tier_node(cpu, t);
+    if (node < 0) break;
+    far = node;
+  }
+  return far;
+}
+
+void ta_arena_large_split(uint64_t *far_bytes, uint64_t *local_bytes) {
+  *far_bytes = *local_bytes = 0;
+  for (unsigned k = 0; k < ta_node_heap_count; k++) {
+    ta_node_heap_t *h = ta_node_heaps[heap_nodes[k]];
+    uint64_t b = ta_atomic_load(&h->large_live_bytes, ta_mo_relaxed);
+    if (h->cpuless) *far_bytes += b;
+    else *local_bytes += b;
+  }
+}
+
 int ta_arena_node_tier(int cpu, unsigned node) {
   const ta_topo_initiator_t *in =
       boot_topo && cpu >= 0 ? ta_topology_cpu_initiator(boot_topo, (unsigned)cpu) : NULL;

@@ -62,6 +62,11 @@ unsigned ta_arena_home_node(int cpu);
 /* The node of tier `tier` (0 = the CPU's own memory, then farther tiers, as the topology ranks
  * them for that CPU) that has a heap; -1 when the CPU has no such tier. */
 int ta_arena_tier_node(int cpu, unsigned tier);
+/* The node of the farthest tier `cpu` has (where cold data goes); -1 when it has only tier 0. */
+int ta_arena_far_node(int cpu);
+/* Live large-block bytes on far-tier (CPU-less) heaps and on the others. */
+void ta_arena_large_split(uint64_t *far_bytes, uint64_t *local_bytes);
+
 /* The tier `node` is on from `cpu`'s point of view; -1 when it is not ranked. */
 int ta_arena_node_tier(int cpu, unsigned node);
 

@@ -6,6 +6,7 @@
 #include <string.h>
 
 ta_conf_t ta_conf;
+static uint64_t set_mask; /* bit i: option i was given in TIERALLOC_CONF */
 
 const ta_conf_option_t ta_conf_options[] = {
 #define TA_CONF_BOOL(name, def, doc) {#name, TA_CONF_TYPE_BOOL, (def), 0, 1, "", doc},
@@ -124,6 +125,7 @@ static int parse_item(ta_conf_t *conf, const char *item, size_t len) {
       return 1;
     }
     set_option(conf, i, v);
+    if (conf == &ta_conf && i < 64) set_mask |= (uint64_t)1 << i;
     return 0;
   }
   ta_log("TIERALLOC_CONF: unknown key '%.*s' ignored (docs/tuning.md lists the options)", (int)klen,
@@ -153,4 +155,10 @@ void ta_conf_init(void) {
   ta_conf_defaults(&ta_conf);
   int errors = ta_conf_parse(&ta_conf, getenv("TIERALLOC_CONF"));
   if (errors && ta_conf.abort_conf) ta_log_fatal("TIERALLOC_CONF has errors and abort_conf is set");
+}
+
+bool ta_conf_was_set(const char *name) {
+  for (size_t i = 0; i < ta_conf_noptions && i < 64; i++)
+    if (strcmp(ta_conf_options[i].name, name) == 0) return (set_mask >> i) & 1;
+  return false;
 }

@@ -23,6 +23,10 @@ typedef struct {
 
 /* Indexes of enum choices, in the order conf.def lists them. */
 enum { TA_NUMA_BIND_PREFERRED, TA_NUMA_BIND_BIND, TA_NUMA_BIND_NONE };
+enum { TA_TIER_POLICY_LOCAL, TA_TIER_POLICY_THRESHOLD, TA_TIER_POLICY_RATIO };
+
+/* Whether TIERALLOC_CONF named an option (as opposed to it holding its default). */
+bool ta_conf_was_set(const char *name);
 
 extern ta_conf_t ta_conf;
 
