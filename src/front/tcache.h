@@ -26,6 +26,8 @@ typedef struct ta_tcache {
   ta_arena_t *arena;
   ta_list_t link;      /* on the list of live caches */
   size_t alloc_size;
+  uint32_t events;     /* slow-path events since the last trim */
+  uint64_t active[(TA_NCLASSES + 63) / 64]; /* classes with a slow-path event since then */
   /* Objects of another node, collected here and sent home as one batch. */
   uint32_t nremote;
   uint16_t remote_node;
