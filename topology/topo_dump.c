@@ -6,26 +6,13 @@
 #include <stdio.h>
 #include <string.h>
 
+#include "ds.h"
 #include "topology.h"
 
-typedef struct {
-  char *buf;
-  size_t cap, len;
-} out_t;
+typedef ta_textbuf_t out_t;
+#define put ta_textbuf_put
 
-static void put(out_t *o, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
-static void put(out_t *o, const char *fmt, ...) {
-  va_list ap;
-  va_start(ap, fmt);
-  size_t room = o->len < o->cap ? o->cap - o->len : 0;
-  int n = vsnprintf(room ? o->buf + o->len : NULL, room, fmt, ap);
-  va_end(ap);
-  if (n > 0) o->len += (size_t)n;
-}
-
-static void finish(out_t *o) {
-  if (o->cap) o->buf[o->len < o->cap ? o->len : o->cap - 1] = '\0';
-}
+#define finish ta_textbuf_finish
 
 size_t ta_topo_dump_cpulist(const ta_cpuset_t *s, char *buf, size_t cap) {
   out_t o = {buf, cap, 0};

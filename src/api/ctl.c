@@ -60,15 +60,7 @@ static bool lookup_opt(const char *part, size_t len, entry_t *e) {
   for (size_t i = 0; i < ta_conf_noptions; i++) {
     const ta_conf_option_t *o = &ta_conf_options[i];
     if (!is(part, len, o->name)) continue;
-    uint64_t v = 0;
-    size_t k = 0;
-#define TA_CONF_BOOL(name, def, doc) if (k++ == i) v = ta_conf.name;
-#define TA_CONF_UINT(name, def, min, max, unit, doc) if (k++ == i) v = ta_conf.name;
-#define TA_CONF_ENUM(name, def, choices, doc) if (k++ == i) v = ta_conf.name;
-#include "conf.def"
-#undef TA_CONF_BOOL
-#undef TA_CONF_UINT
-#undef TA_CONF_ENUM
+    uint64_t v = ta_conf_value(&ta_conf, i);
     e->u = v;
     if (o->type == TA_CONF_TYPE_BOOL) e->kind = V_BOOL;
     else if (o->type == TA_CONF_TYPE_ENUM) {

@@ -85,34 +85,14 @@ void ta_stats_collect(ta_stats_t *s) {
 
 /* ---- rendering ---- */
 
-typedef struct {
-  char *buf;
-  size_t cap, len;
-} out_t;
-
-static void put(out_t *o, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
-static void put(out_t *o, const char *fmt, ...) {
-  va_list ap;
-  va_start(ap, fmt);
-  size_t room = o->len < o->cap ? o->cap - o->len : 0;
-  int n = vsnprintf(room ? o->buf + o->len : NULL, room, fmt, ap);
-  va_end(ap);
-  if (n > 0) o->len += (size_t)n;
-}
+typedef ta_textbuf_t out_t;
+#define put ta_textbuf_put
 
 static void put_conf_json(out_t *o) {
   put(o, "\"conf\": {");
   for (size_t i = 0; i < ta_conf_noptions; i++) {
     const ta_conf_option_t *opt = &ta_conf_options[i];
-    uint64_t v = 0;
-    size_t k = 0;
-#define TA_CONF_BOOL(name, def, doc) if (k++ == i) v = ta_conf.name;
-#define TA_CONF_UINT(name, def, min, max, unit, doc) if (k++ == i) v = ta_conf.name;
-#define TA_CONF_ENUM(name, def, choices, doc) if (k++ == i) v = ta_conf.name;
-#include "conf.def"
-#undef TA_CONF_BOOL
-#undef TA_CONF_UINT
-#undef TA_CONF_ENUM
+    uint64_t v = ta_conf_value(&ta_conf, i);
     put(o, "%s\"%s\": ", i ? ", " : "", opt->name);
     if (opt->type == TA_CONF_TYPE_BOOL) {
       put(o, "%s", v ? "true" : "false");

@@ -29,6 +29,18 @@ void ta_conf_defaults(ta_conf_t *conf) {
 #undef TA_CONF_ENUM
 }
 
+uint64_t ta_conf_value(const ta_conf_t *conf, size_t index) {
+  size_t i = 0;
+#define TA_CONF_BOOL(name, def, doc) if (i++ == index) return conf->name;
+#define TA_CONF_UINT(name, def, min, max, unit, doc) if (i++ == index) return conf->name;
+#define TA_CONF_ENUM(name, def, choices, doc) if (i++ == index) return conf->name;
+#include "conf.def"
+#undef TA_CONF_BOOL
+#undef TA_CONF_UINT
+#undef TA_CONF_ENUM
+  return 0;
+}
+
 static void set_option(ta_conf_t *conf, size_t index, uint64_t value) {
   size_t i = 0;
 #define TA_CONF_BOOL(name, def, doc) if (i++ == index) conf->name = value != 0;

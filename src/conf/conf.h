@@ -47,6 +47,9 @@ extern const size_t ta_conf_noptions;
 /* The name of choice `index` of an enum option: sets *name, returns its length. */
 size_t ta_conf_choice_name(const ta_conf_option_t *o, unsigned index, const char **name);
 
+/* The value of option `index` (ta_conf_options order): bools 0/1, enums the choice's index. */
+uint64_t ta_conf_value(const ta_conf_t *conf, size_t index);
+
 /* Fills *conf with the defaults. */
 void ta_conf_defaults(ta_conf_t *conf);
 

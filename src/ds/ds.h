@@ -4,5 +4,6 @@
 
 #include "bitmap.h"
 #include "list.h"
+#include "textbuf.h"
 
 #endif
