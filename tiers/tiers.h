@@ -6,6 +6,7 @@
 #define TA_TIERS_H
 
 #include <stddef.h>
+#include <stdint.h>
 
 #include "topology.h"
 
@@ -21,6 +22,34 @@ typedef enum {
  * Returns 0 or the errno of mbind (ENOSYS under emulators and seccomp, EPERM, EINVAL): the
  * caller counts a failure and uses the memory unbound. NONE binds nothing and returns 0. */
 int ta_tier_place_range(void *addr, size_t size, int os_node, ta_place_mode_t mode);
+
+/* Where the pages of [addr, addr + len) are, from move_pages (ground truth). Nodes above 63
+ * are counted in per_node[63]. Returns 0 or the errno of move_pages (ENOSYS under emulators). */
+typedef struct {
+  size_t pages;          /* pages the range touches */
+  size_t absent;         /* not faulted in yet (or not movable) */
+  size_t per_node[64];
+  int majority_node;     /* the node holding most of them, -1 when none is present */
+  size_t on_majority;
+} ta_tier_census_t;
+int ta_tier_census(const void *addr, size_t len, ta_tier_census_t *out);
+
+/* Moves the pages of [addr, addr + len) to `node`, in batches, at most mb_s MB/s (0: no
+ * limit). Returns 0 when every present page moved, else the first error (ENOMEM: the node is
+ * full; EBUSY; ENOSYS...) with the counts in *out: nothing is lost either way, pages that could
+ * not move stay where they were. */
+typedef struct {
+  size_t pages, moved, absent, failed;
+  int first_error;
+} ta_tier_move_result_t;
+int ta_tier_move(void *addr, size_t len, int node, uint64_t mb_s, ta_tier_move_result_t *out);
+
+/* MemFree of a node from sysfs; UINT64_MAX when unknown. For strict placement checks. */
+uint64_t ta_tier_node_free_bytes(int node);
+
+/* Cumulative counters for the statistics. */
+extern ta_atomic(uint64_t) ta_tier_moved_bytes;
+extern ta_atomic(uint64_t) ta_tier_move_failures;
 
 TA_EXTERN_C_END
 

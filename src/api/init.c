@@ -6,8 +6,12 @@
  * topology refinement start later, off this path. */
 #include "init.h"
 
+#include "stats.h"
+
 #include <pthread.h>
+#include <stdlib.h>
 #include <string.h>
+#include <unistd.h>
 
 #include "conf.h"
 
@@ -38,6 +42,18 @@ static void postfork_child(void) {
   ta_background_postfork_child();
 }
 
+static void at_exit(void) {
+  if (ta_conf.stats_live) ta_stats_unpublish();
+  if (ta_conf.stats_print) {
+    static ta_stats_t snap;
+    static char text[128 * 1024];
+    ta_stats_collect(&snap);
+    size_t len = ta_stats_render_table(&snap, text, sizeof(text));
+    ssize_t w = write(2, text, len < sizeof(text) ? len : sizeof(text) - 1);
+    (void)w;
+  }
+}
+
 static void start_up(void) {
   ta_os_init();
   ta_conf_init();
@@ -48,7 +64,7 @@ static void start_up(void) {
   if (ta_arena_boot(ta_topology_get(), (unsigned)ta_conf.narenas, modes[ta_conf.numa_bind],
                     ta_conf.dirty_decay_ms * 1000000ull, (unsigned)ta_conf.hugepage_break_pct) != 0)
     ta_log_fatal("out of memory while starting up");
-  int err = ta_tcache_boot(ta_conf.tcache);
+  int err = ta_tcache_boot(ta_conf.tcache && !ta_conf.debug);
   if (err) ta_log("thread caches disabled: no thread-exit key (error %d)", err);
 }
 
@@ -64,6 +80,8 @@ bool ta_init_ensure(void) {
     in_init = false;
     pthread_mutex_unlock(&init_mutex);
     pthread_atfork(prefork, postfork_parent, postfork_child);
+    if (ta_conf.stats_print || ta_conf.stats_live) atexit(at_exit);
+    if (ta_conf.stats_live) ta_background_start();
     return true;
   }
   pthread_mutex_unlock(&init_mutex);

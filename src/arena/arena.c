@@ -7,8 +7,10 @@ ta_arena_t *ta_arenas[TA_MAX_ARENAS];
 unsigned ta_narenas;
 ta_node_heap_t *ta_node_heaps[TA_TOPO_MAX_NODE_ID];
 unsigned ta_node_heap_count;
+ta_atomic(uint64_t) ta_placement_fallbacks;
 static unsigned heap_nodes[TA_TOPO_MAX_NODES]; /* kernel numbers of the nodes with a heap */
 static uint16_t cpu_home[TA_TOPO_MAX_CPUS];     /* CPU -> node of its heap */
+static const ta_topo_t *boot_topo;                /* the snapshot the heaps were built from */
 static unsigned default_node;
 
 static int place_region(ta_hpa_t *hpa, void *addr, size_t size) {
@@ -47,12 +49,16 @@ int ta_arena_boot(const ta_topo_t *topo, unsigned per_node, ta_place_mode_t plac
   unsigned ncpu_nodes = 0;
   for (unsigned i = 0; i < topo->ninitiators; i++)
     if (topo->initiator[i].home != TA_TOPO_NONE) ncpu_nodes++;
-  /* One node: no binding at all, so nothing fails where NUMA calls are not allowed. */
+  /* One node: no binding at all, so nothing fails where NUMA calls are not allowed. A process
+   * started under a memory policy (numactl --membind, --preferred, --interleave) keeps it:
+   * binding our regions would override what the operator asked for. */
+  int task_mode = 0;
   if (topo->nnodes <= 1 || ncpu_nodes <= 1) place = TA_PLACE_NONE;
+  else if (ta_os_task_policy(&task_mode) == 0 && task_mode != 0) place = TA_PLACE_NONE;
   /* A heap for each usable node that is home to some allowed CPUs. */
   for (unsigned i = 0; i < topo->ninitiators; i++) {
     const ta_topo_initiator_t *in = &topo->initiator[i];
-    if (in->home == TA_TOPO_NONE) continue;
+    if (in->home == TA_TOPO_NONE || !topo->node[in->home].usable) continue;
     unsigned node = (unsigned)topo->node[in->home].os_index;
     if (ta_node_heaps[node]) continue;
     unsigned cpus = 0;
@@ -61,6 +67,20 @@ int ta_arena_boot(const ta_topo_t *topo, unsigned per_node, ta_place_mode_t plac
     if (!heap_new(node, per_node ? per_node : (cpus ? cpus : 1), place, decay_ns, break_pct))
       return ENOMEM;
   }
+  /* Far tiers: every other usable node some CPU ranks (CXL, PMEM, memory-only nodes), with one
+   * arena each. Plain mallocs never come here (CPUs map to their own node below); the tier
+   * API and tier policies do. GPU memory is never ranked by the topology, so never used. */
+  for (unsigned i = 0; i < topo->ninitiators; i++) {
+    const ta_topo_initiator_t *in = &topo->initiator[i];
+    for (unsigned r = 0; r < in->nrank; r++) {
+      const ta_topo_node_t *tn = &topo->node[in->rank[r]];
+      unsigned node = (unsigned)tn->os_index;
+      if (!tn->usable || tn->kind == TA_NODE_GPU || ta_node_heaps[node]) continue;
+      ta_node_heap_t *h = heap_new(node, 1, place, decay_ns, break_pct);
+      if (!h) return ENOMEM;
+      h->cpuless = true;
+    }
+  }
   if (ta_node_heap_count == 0) {
     /* No initiator has local memory (every CPU is memoryless): one heap, first-touch. */
     unsigned node = topo->nnodes ? (unsigned)topo->node[0].os_index : 0;
@@ -68,6 +88,7 @@ int ta_arena_boot(const ta_topo_t *topo, unsigned per_node, ta_place_mode_t plac
       return ENOMEM;
   }
   default_node = heap_nodes[0];
+  boot_topo = topo;
   /* CPU -> heap node: the initiator's home, else the first node of its default heap that has
    * a heap (CPUs without local memory use the nearest node that has one). */
   for (unsigned cpu = 0; cpu < TA_TOPO_MAX_CPUS; cpu++) {
@@ -85,6 +106,31 @@ int ta_arena_boot(const ta_topo_t *topo, unsigned per_node, ta_place_mode_t plac
     cpu_home[cpu] = (uint16_t)node;
   }
   return 0;
+}
+
+unsigned ta_arena_heap_node(unsigned k) { return heap_nodes[k]; }
+
+int ta_arena_tier_node(int cpu, unsigned tier) {
+  const ta_topo_initiator_t *in =
+      boot_topo && cpu >= 0 ? ta_topology_cpu_initiator(boot_topo, (unsigned)cpu) : NULL;
+  if (!in) return tier == 0 ? (int)default_node : -1;
+  uint8_t nodes[TA_TOPO_MAX_NODES];
+  unsigned n = ta_topology_tier(in, tier, nodes, TA_TOPO_MAX_NODES);
+  for (unsigned i = 0; i < n; i++) {
+    unsigned os = (unsigned)boot_topo->node[nodes[i]].os_index;
+    if (ta_node_heaps[os]) return (int)os;
+  }
+  return -1;
+}
+
+int ta_arena_node_tier(int cpu, unsigned node) {
+  const ta_topo_initiator_t *in =
+      boot_topo && cpu >= 0 ? ta_topology_cpu_initiator(boot_topo, (unsigned)cpu) : NULL;
+  if (!in) return node == default_node ? 0 : -1;
+  int idx = ta_topology_node_index(boot_topo, (int)node);
+  for (unsigned i = 0; i < in->nrank; i++)
+    if (idx >= 0 && in->rank[i] == (unsigned)idx) return in->group[i];
+  return -1;
 }
 
 unsigned ta_arena_home_node(int cpu) {
@@ -179,13 +225,28 @@ void *ta_arena_alloc_small(ta_arena_t *arena, unsigned cls) {
 }
 
 void *ta_arena_alloc_large(ta_arena_t *arena, size_t size, size_t align, bool zero) {
-  return ta_large_alloc(arena->hpa, size, align, zero, arena->node);
+  void *p = ta_large_alloc(arena->hpa, size, align, zero, arena->node);
+  if (p) {
+    ta_node_heap_t *h = ta_node_heaps[arena->node];
+    ta_atomic_fetch_add(&h->large_nmalloc, 1, ta_mo_relaxed);
+    ta_atomic_fetch_add(&h->large_live_bytes, ta_pagemap_lookup(p)->usable, ta_mo_relaxed);
+  }
+  return p;
 }
 
-void ta_arena_free_large(ta_extent_t *ext) { ta_large_free(&ta_node_heaps[ext->node]->hpa, ext); }
+void ta_arena_free_large(ta_extent_t *ext) {
+  ta_node_heap_t *h = ta_node_heaps[ext->node];
+  ta_atomic_fetch_add(&h->large_nfree, 1, ta_mo_relaxed);
+  ta_atomic_fetch_sub(&h->large_live_bytes, ext->usable, ta_mo_relaxed);
+  ta_large_free(&h->hpa, ext);
+}
 
 bool ta_arena_resize_large(ta_extent_t *ext, size_t size) {
-  return ta_large_resize_in_place(&ta_node_heaps[ext->node]->hpa, ext, size);
+  ta_node_heap_t *h = ta_node_heaps[ext->node];
+  size_t before = ext->usable;
+  if (!ta_large_resize_in_place(&h->hpa, ext, size)) return false;
+  ta_atomic_fetch_add(&h->large_live_bytes, ext->usable - before, ta_mo_relaxed); /* wraps down */
+  return true;
 }
 
 size_t ta_arena_purge_step(uint64_t now, uint64_t older_than, size_t budget, bool force) {
@@ -221,6 +282,7 @@ void ta_arena_hpa_stats(ta_hpa_stats_t *out) {
     out->marked_units += s.marked_units;
     out->unmarked_breaks += s.unmarked_breaks;
     out->units_in_use += s.units_in_use;
+    out->place_failures += s.place_failures;
   }
 }
 

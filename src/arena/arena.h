@@ -36,12 +36,15 @@ typedef struct ta_node_heap {
   ta_atomic(unsigned) next_arena;
   ta_remote_queue_t remote;    /* frees of this node's objects made on other nodes */
   ta_place_mode_t place;
+  bool cpuless;                /* a far tier (CXL, PMEM, remote memory-only): no thread lives here */
+  ta_atomic(uint64_t) large_nmalloc, large_nfree, large_live_bytes;
 } ta_node_heap_t;
 
 extern ta_arena_t *ta_arenas[TA_MAX_ARENAS];
 extern unsigned ta_narenas;
 extern ta_node_heap_t *ta_node_heaps[TA_TOPO_MAX_NODE_ID];
 extern unsigned ta_node_heap_count;
+extern ta_atomic(uint64_t) ta_placement_fallbacks; /* counted by the placement API */
 
 /* Builds a node heap for every CPU node of `topo` (one for a single-node machine) with
  * `per_node` arenas each (0: one per CPU of the node). Regions are bound with `place` (ignored
@@ -49,9 +52,18 @@ extern unsigned ta_node_heap_count;
 int ta_arena_boot(const ta_topo_t *topo, unsigned per_node, ta_place_mode_t place,
                   uint64_t decay_ns, unsigned break_pct);
 
+/* Kernel node number of the k-th node heap, k < ta_node_heap_count (in boot order). */
+unsigned ta_arena_heap_node(unsigned k);
+
 /* The node whose heap serves a thread running on `cpu`: its CPU node, or for CPUs without local
  * memory the nearest node that has a heap. */
 unsigned ta_arena_home_node(int cpu);
+
+/* The node of tier `tier` (0 = the CPU's own memory, then farther tiers, as the topology ranks
+ * them for that CPU) that has a heap; -1 when the CPU has no such tier. */
+int ta_arena_tier_node(int cpu, unsigned tier);
+/* The tier `node` is on from `cpu`'s point of view; -1 when it is not ranked. */
+int ta_arena_node_tier(int cpu, unsigned node);
 
 /* The arena for a thread on `node`: round-robin over the node's set. */
 ta_arena_t *ta_arena_choose(unsigned node);

@@ -14,6 +14,8 @@ __thread ta_tcache_t *ta_tcache_self __attribute__((tls_model("initial-exec"))) 
  * thread_local objects, other libraries' keys) are served without re-creating it. */
 static __thread bool thread_done __attribute__((tls_model("initial-exec")));
 
+__thread int ta_thread_tier __attribute__((tls_model("initial-exec"))) = -1;
+
 static pthread_key_t exit_key;
 static bool caching;
 static ta_mutex_t list_lock = TA_MUTEX_INITIALIZER(TA_LOCK_RANK_TCACHE_LIST);
@@ -76,7 +78,7 @@ ta_tcache_t *ta_tcache_get(void) {
     tc->bins[c].max = slots_for(c);
     slots += tc->bins[c].max;
   }
-  settle(tc, ta_arena_home_node(ta_os_current_cpu()));
+  settle(tc, ta_tcache_target_node());
   ta_mutex_lock(&list_lock);
   ta_list_push_back(&live_caches, &tc->link);
   ta_mutex_unlock(&list_lock);
@@ -87,9 +89,18 @@ ta_tcache_t *ta_tcache_get(void) {
   return tc;
 }
 
+unsigned ta_tcache_target_node(void) {
+  int cpu = ta_os_current_cpu();
+  if (ta_thread_tier > 0) {
+    int node = ta_arena_tier_node(cpu, (unsigned)ta_thread_tier);
+    if (node >= 0) return (unsigned)node;
+  }
+  return ta_arena_home_node(cpu);
+}
+
 ta_arena_t *ta_tcache_arena(ta_tcache_t *tc) {
   if (ta_node_heap_count > 1) {
-    unsigned node = ta_arena_home_node(ta_os_current_cpu());
+    unsigned node = ta_tcache_target_node();
     if (node != tc->node) {
       flush_all(tc);
       settle(tc, node);

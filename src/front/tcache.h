@@ -29,7 +29,8 @@ typedef struct ta_tcache {
   /* Objects of another node, collected here and sent home as one batch. */
   uint32_t nremote;
   uint16_t remote_node;
-  void *remote[TA_REMOTE_BATCH];
+  void *remote[TA_REMOTE_BATCH];  /* last member: the free fast path may read past a stack's
+                                     bottom into it, see ta_free */
 } ta_tcache_t;
 
 extern ta_tcache_t ta_tcache_empty;
@@ -53,6 +54,13 @@ TA_INLINE bool ta_tcache_push(ta_tcache_t *tc, unsigned cls, void *p) {
 /* The calling thread's cache, created on first use; NULL when this thread has none and will
  * get none (caching disabled, the thread is exiting, or metadata memory ran out). */
 ta_tcache_t *ta_tcache_get(void);
+/* The calling thread's default tier (-1: its own node), set by tieralloc_thread_tier. */
+extern __thread int ta_thread_tier __attribute__((tls_model("initial-exec")));
+
+/* The node the calling thread's plain allocations should come from now: its default tier's
+ * node from its current CPU, or the CPU's own node. */
+unsigned ta_tcache_target_node(void);
+
 /* The arena the calling thread should use now. On a multi-node machine this is where a thread
  * notices that it runs on another node: its cached objects go home and it follows. */
 ta_arena_t *ta_tcache_arena(ta_tcache_t *tc);

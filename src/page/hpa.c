@@ -122,7 +122,7 @@ static ta_region_t *region_new(ta_hpa_t *hpa, size_t min_units, size_t align) {
   }
   if (g->hugepages) ta_os_advise_huge(addr, want * g->unit_size, true);
   if (hpa->place_region && hpa->place_region(hpa, addr, want * g->unit_size) != 0)
-    hpa->place_failures++;
+    hpa->stats.place_failures++;
   r->base = (uintptr_t)addr;
   r->nunits = want;
   r->nfree_units = want;

@@ -56,12 +56,16 @@ struct FakeOpsImpl {
     return 0;
   }
   static uint64_t now_ns() { return FakeOs::current->now; }
+  static int task_policy(int *mode) {
+    *mode = FakeOs::current->task_mode;
+    return 0;
+  }
 };
 
 static const ta_os_ops_t fake_ops = {FakeOpsImpl::map,         FakeOpsImpl::unmap,
                                      FakeOpsImpl::purge,       FakeOpsImpl::advise_huge,
                                      FakeOpsImpl::bind,        FakeOpsImpl::move_pages,
-                                     FakeOpsImpl::now_ns};
+                                     FakeOpsImpl::now_ns,      FakeOpsImpl::task_policy};
 
 FakeOs::FakeOs() {
   arena_size_ = (size_t)8 << 30;  // address space only: pages cost memory once touched

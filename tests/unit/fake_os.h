@@ -18,6 +18,7 @@ struct FakeOs {
   int purge_fail_errno = 0;
   int advise_fail_errno = 0;
   uint64_t now = 1'000'000'000;  // ns
+  int task_mode = 0;             // what get_mempolicy reports (MPOL_DEFAULT)
   std::vector<std::pair<uintptr_t, size_t>> huge_off_ranges;
 
   static FakeOs *current;
