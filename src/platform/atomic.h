@@ -31,6 +31,19 @@
 #define ta_atomic_fetch_sub(p, v, mo) atomic_fetch_sub_explicit(p, v, mo)
 #define ta_atomic_exchange(p, v, mo) atomic_exchange_explicit(p, v, mo)
 #define ta_atomic_cas(p, expected, desired) atomic_compare_exchange_strong(p, expected, desired)
+/* AArch64 without LSE at compile time: the read-modify-write operations pick inline LSE or
+ * LL/SC at run time (atomic_aarch64.h says why). Loads and stores are ARMv8.0 either way. */
+#if defined(__aarch64__) && !defined(__ARM_FEATURE_ATOMICS)
+#include "atomic_aarch64.h"
+#undef ta_atomic_fetch_add
+#undef ta_atomic_fetch_sub
+#undef ta_atomic_exchange
+#undef ta_atomic_cas
+#define ta_atomic_fetch_add(p, v, mo) ta_lse_fetch_add_(p, v, mo, 0)
+#define ta_atomic_fetch_sub(p, v, mo) ta_lse_fetch_add_(p, v, mo, 1)
+#define ta_atomic_exchange(p, v, mo) ta_lse_exchange_(p, v, mo)
+#define ta_atomic_cas(p, expected, desired) ta_lse_cas_(p, expected, desired)
+#endif
 #endif
 
 #endif

@@ -69,7 +69,24 @@ typedef struct {
   size_t thp_size;       /* the PMD hugepage size from sysfs, 0 when THP is unavailable */
   bool thp_madvise_ok;   /* THP is "always" or "madvise": MADV_HUGEPAGE gets hugepages */
   unsigned ncpus;        /* CPUs this process may run on */
+  /* The hugepage unit the page allocator should manage (ta_os_hugepage_unit): the PMD size
+   * where it is at most TA_OS_HUGEPAGE_UNIT_MAX_PAGES base pages; else, on arm64, the
+   * contiguous-PTE block (2 MiB with 16K/64K pages, whose 32/512 MiB PMD is too coarse); else
+   * 512 base pages. hugepage_unit_thp: MADV_HUGEPAGE on a unit-aligned range gets it mapped
+   * huge (PMD THP, or the multi-size THP of that size enabled in sysfs). */
+  size_t hugepage_unit;
+  bool hugepage_unit_thp;
+  size_t contpte_size;   /* arm64 contiguous-PTE block for this page size; 0 on x86-64 */
 } ta_os_info_t;
+
+/* Most base pages in a hugepage unit (the page allocator's bitmaps are sized by it). */
+#define TA_OS_HUGEPAGE_UNIT_MAX_PAGES 2048
+
+/* The rule behind ta_os_info.hugepage_unit, pure for tests: page and PMD size (0: no THP),
+ * contiguous-PTE size (0: none), and whether the kernel enables multi-size THP at the
+ * contiguous-PTE size. Sets *thp when advice gets the unit mapped huge, given THP advice works
+ * at all (thp_madvise_ok), which the caller ANDs in for the PMD case. */
+size_t ta_os_hugepage_unit(size_t page, size_t pmd, size_t contpte, bool mthp_at_contpte, bool *thp);
 
 extern ta_os_info_t ta_os_info;
 
@@ -80,8 +97,13 @@ void ta_os_init(void);
  * The result is NUL-terminated. */
 long ta_os_read_file(const char *path, char *buf, size_t size);
 
-/* The current CPU (rseq through glibc's sched_getcpu, no syscall where rseq is registered). */
+/* The current CPU: read from the rseq area glibc registered for this thread (no syscall, no
+ * call); where glibc did not register one (glibc.pthread.rseq=0, kernels before 4.18, qemu-user),
+ * sched_getcpu. */
 int ta_os_current_cpu(void);
+
+/* Whether ta_os_current_cpu reads rseq in this process (glibc registered an area). */
+bool ta_os_cpu_from_rseq(void);
 
 /* Number of CPUs in the process's affinity mask. */
 unsigned ta_os_affinity_cpus(void);

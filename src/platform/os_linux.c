@@ -8,11 +8,14 @@
 #include <fcntl.h>
 #include <sched.h>
 #include <stdlib.h>
+#include <string.h>
 #include <sys/mman.h>
+#include <sys/rseq.h>
 #include <sys/syscall.h>
 #include <time.h>
 #include <unistd.h>
 
+#include "arch.h"
 #include "log.h"
 
 #ifndef MADV_HUGEPAGE
@@ -118,6 +121,36 @@ unsigned ta_os_affinity_cpus(void) {
   return n > 0 ? (unsigned)n : 1;
 }
 
+size_t ta_os_hugepage_unit(size_t page, size_t pmd, size_t contpte, bool mthp_at_contpte, bool *thp) {
+  *thp = false;
+  if (pmd && pmd >= page && pmd / page <= TA_OS_HUGEPAGE_UNIT_MAX_PAGES) {
+    *thp = true;
+    return pmd;
+  }
+  if (pmd && contpte >= page && contpte / page <= TA_OS_HUGEPAGE_UNIT_MAX_PAGES) {
+    /* 16K/64K pages: a 32/512 MiB PMD would make every (node, tier) heap hold that much before
+     * a single unit can be reused; the contiguous-PTE block gets one TLB entry per 2 MiB. */
+    *thp = mthp_at_contpte;
+    return contpte;
+  }
+  return page * 512;
+}
+
+/* Multi-size THP (Linux 6.8+): hugepages-<size>kB/enabled is always, madvise, inherit (the
+ * top-level setting) or never. */
+static bool mthp_enabled(size_t size, bool top_level_ok) {
+  char path[96] = "/sys/kernel/mm/transparent_hugepage/hugepages-";
+  char digits[24], buf[128];
+  size_t kb = size >> 10, n = 0, len = strlen(path);
+  do digits[n++] = (char)('0' + kb % 10); while ((kb /= 10) && n < sizeof(digits));
+  while (n) path[len++] = digits[--n];
+  memcpy(path + len, "kB/enabled", sizeof("kB/enabled"));
+  if (ta_os_read_file(path, buf, sizeof(buf)) <= 0) return false;
+  for (char *c = buf; *c; c++)
+    if (*c == '[') return c[1] == 'a' || c[1] == 'm' || (c[1] == 'i' && top_level_ok);
+  return false;
+}
+
 void ta_os_init(void) {
   if (ta_os_info.page_size) return;
   long page = sysconf(_SC_PAGESIZE);
@@ -138,11 +171,33 @@ void ta_os_init(void) {
   ta_os_info.ncpus = ta_os_affinity_cpus();
   ta_os_info.thp_size = thp;
   ta_os_info.thp_madvise_ok = madvise_ok && thp != 0;
+  size_t contpte = ta_arch_contpte_size((size_t)page);
+  bool thp_unit = false;
+  ta_os_info.contpte_size = contpte;
+  ta_os_info.hugepage_unit = ta_os_hugepage_unit((size_t)page, thp, contpte,
+                                                 contpte && thp && mthp_enabled(contpte, madvise_ok),
+                                                 &thp_unit);
+  /* The PMD case also needs THP advice to work at all; mthp_enabled already read its own knob. */
+  ta_os_info.hugepage_unit_thp =
+      thp_unit && (ta_os_info.hugepage_unit == thp ? ta_os_info.thp_madvise_ok : true);
   ta_os_info.page_shift = shift;
   ta_os_info.page_size = (size_t)page;
 }
 
+/* glibc 2.35+ registers one rseq area per thread at __rseq_offset from the thread pointer, and
+ * exports __rseq_size (0 when it did not register). The kernel keeps cpu_id current on every
+ * return to user space; it reads -1 (uninitialised) or -2 (registration failed) otherwise. */
+static inline const volatile struct rseq *rseq_area(void) {
+  return (const volatile struct rseq *)((char *)__builtin_thread_pointer() + __rseq_offset);
+}
+
+bool ta_os_cpu_from_rseq(void) { return __rseq_size != 0 && (int32_t)rseq_area()->cpu_id >= 0; }
+
 int ta_os_current_cpu(void) {
+  if (ta_likely(__rseq_size != 0)) {
+    int32_t cpu = (int32_t)rseq_area()->cpu_id;
+    if (ta_likely(cpu >= 0)) return cpu;
+  }
   int cpu = sched_getcpu();
   return cpu < 0 ? 0 : cpu;
 }
