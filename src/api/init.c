@@ -75,6 +75,7 @@ static void policy_init(void) {
 static void start_up(void) {
   ta_os_init();
   ta_conf_init();
+  ta_arch_init(ta_conf.profile);
   ta_hpa_geometry_init();
   ta_size_class_init();
   ta_topology_init(); /* /sys only: no allocation; hwloc refines later, off this path */

@@ -29,8 +29,8 @@ typedef struct {
   uint32_t div_magic;   /* offset / size == (offset * div_magic) >> 32 for object offsets */
 } ta_class_info_t;
 
-extern ta_class_info_t ta_class_info[TA_NCLASSES];
-extern uint8_t ta_class_lookup[TA_LOOKUP_ENTRIES];
+extern TA_HIDDEN ta_class_info_t ta_class_info[TA_NCLASSES];
+extern TA_HIDDEN uint8_t ta_class_lookup[TA_LOOKUP_ENTRIES];
 
 /* Fills the tables for the page size in ta_hpa_geometry (again, after a geometry change). */
 void ta_size_class_init(void);

@@ -49,15 +49,13 @@ void ta_hpa_geometry_init(void) {
   ta_hpa_geometry_t *g = &ta_hpa_geometry;
   g->page_size = ta_os_info.page_size;
   g->page_shift = ta_os_info.page_shift;
-  size_t unit = ta_os_info.thp_size;
-  /* Where the PMD hugepage is unusably large (512 MiB with 64 KiB pages), manage 2048-page
-   * units: the bitmaps stay small and partial units can still be reused. */
-  if (unit == 0 || unit / g->page_size > TA_HPA_MAX_UNIT_PAGES || unit < g->page_size)
-    unit = g->page_size * (ta_os_info.thp_size ? TA_HPA_MAX_UNIT_PAGES : 512);
-  if (unit / g->page_size > TA_HPA_MAX_UNIT_PAGES) unit = g->page_size * TA_HPA_MAX_UNIT_PAGES;
+  /* The unit the platform layer chose from the kernel's page and hugepage sizes: the PMD
+   * hugepage, or on arm64 with 64 KiB pages the 2 MiB contiguous-PTE block, else 512 pages. */
+  size_t unit = ta_os_info.hugepage_unit;
+  if (unit < g->page_size || unit / g->page_size > TA_HPA_MAX_UNIT_PAGES) unit = g->page_size * 512;
   g->unit_size = unit;
   g->unit_pages = unit / g->page_size;
-  g->hugepages = ta_conf.thp && ta_os_info.thp_madvise_ok && unit == ta_os_info.thp_size;
+  g->hugepages = ta_conf.thp && ta_os_info.hugepage_unit_thp && unit == ta_os_info.hugepage_unit;
   words = TA_BITMAP_WORDS(g->unit_pages);
 }
 

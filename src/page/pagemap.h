@@ -21,7 +21,7 @@ TA_EXTERN_C_BEGIN
 #define TA_PAGEMAP_ROOT_BITS (TA_PAGEMAP_ADDR_BITS - TA_PAGEMAP_QUANTUM_SHIFT - TA_PAGEMAP_LEAF_BITS)
 
 typedef ta_atomic(ta_extent_t *) ta_pagemap_entry_t;
-extern ta_atomic(ta_pagemap_entry_t *) ta_pagemap_root[1u << TA_PAGEMAP_ROOT_BITS];
+extern TA_HIDDEN ta_atomic(ta_pagemap_entry_t *) ta_pagemap_root[1u << TA_PAGEMAP_ROOT_BITS];
 
 TA_INLINE ta_extent_t *ta_pagemap_lookup(const void *p) {
   uintptr_t a = (uintptr_t)p;

@@ -8,6 +8,9 @@
 #define TA_NOINLINE __attribute__((noinline))
 #define TA_COLD __attribute__((cold, noinline))
 #define TA_EXPORT __attribute__((visibility("default")))
+/* On declarations of data the fast path reads: hidden, so -fPIC code addresses it directly
+ * rather than through the GOT (one load less; the AArch64 linker does not relax it). */
+#define TA_HIDDEN __attribute__((visibility("hidden")))
 #define TA_ARRAY_LEN(a) (sizeof(a) / sizeof((a)[0]))
 
 #ifdef __cplusplus
