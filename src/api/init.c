@@ -8,6 +8,7 @@
 
 #include "stats.h"
 
+#include <errno.h>
 #include <pthread.h>
 #include <stdlib.h>
 #include <string.h>
@@ -72,7 +73,7 @@ static void policy_init(void) {
   }
 }
 
-static void start_up(void) {
+static int start_up(void) {
   ta_os_init();
   ta_conf_init();
   ta_arch_init(ta_conf.profile);
@@ -82,11 +83,14 @@ static void start_up(void) {
   static const ta_place_mode_t modes[] = {TA_PLACE_PREFERRED, TA_PLACE_BIND, TA_PLACE_NONE};
   if (ta_arena_boot(ta_topology_get(), (unsigned)ta_conf.narenas, modes[ta_conf.numa_bind],
                     ta_conf.dirty_decay_ms * 1000000ull, (unsigned)ta_conf.hugepage_break_pct) != 0)
-    ta_log_fatal("out of memory while starting up");
+    return ENOMEM;
   policy_init();
   int err = ta_tcache_boot(ta_conf.tcache && !ta_conf.debug);
   if (err) ta_log("thread caches disabled: no thread-exit key (error %d)", err);
+  return 0;
 }
+
+bool ta_init_running_here(void) { return in_init; }
 
 bool ta_init_ensure(void) {
   if (ta_likely(ta_atomic_load(&init_state, ta_mo_acquire) == INIT_READY)) return true;
@@ -95,7 +99,18 @@ bool ta_init_ensure(void) {
   if (ta_atomic_load(&init_state, ta_mo_acquire) != INIT_READY) {
     in_init = true;
     ta_atomic_store(&init_state, INIT_RUNNING, ta_mo_relaxed);
-    start_up();
+    if (start_up() != 0) {
+      /* No memory for the heap's own structures: every call fails with ENOMEM until memory
+       * is there again (start-up is retried; what was built is kept and reused). */
+      static bool said;
+      if (!said) ta_log("out of memory while starting up: allocations fail with ENOMEM");
+      said = true;
+      ta_atomic_store(&init_state, INIT_NONE, ta_mo_relaxed);
+      in_init = false;
+      pthread_mutex_unlock(&init_mutex);
+      errno = ENOMEM;
+      return false;
+    }
     ta_atomic_store(&init_state, INIT_READY, ta_mo_release);
     in_init = false;
     pthread_mutex_unlock(&init_mutex);

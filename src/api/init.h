@@ -10,10 +10,13 @@
 
 TA_EXTERN_C_BEGIN
 
-/* True once the allocator is ready. False only for a call made by the thread that is running
- * start-up itself (a recursive malloc from a library start-up calls): serve it from the
- * bootstrap allocator. Other threads wait for start-up to finish. */
+/* True once the allocator is ready. False for a call made by the thread that is running
+ * start-up itself (a recursive malloc from a library start-up calls: serve it from the
+ * bootstrap allocator, ta_init_running_here() says so), or when start-up failed for want of
+ * memory (errno ENOMEM: the call fails; the next call tries again). Other threads wait for
+ * start-up to finish. */
 bool ta_init_ensure(void);
+bool ta_init_running_here(void);
 
 /* The tier policy for plain large allocations, set at start-up (TIERALLOC_CONF tier_policy,
  * else MEMKIND_MEM_TIERS, else local). */

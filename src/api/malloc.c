@@ -94,7 +94,7 @@ static void *large_alloc(size_t size, size_t align, bool zero) {
 
 static TA_NOINLINE void *malloc_slow(size_t size) {
   if (ta_unlikely(!ta_init_ensure())) {
-    void *p = ta_boot_alloc(size, ALIGNMENT_MIN);
+    void *p = ta_init_running_here() ? ta_boot_alloc(size, ALIGNMENT_MIN) : NULL;
     if (!p) errno = ENOMEM;
     return p;
   }
@@ -187,7 +187,7 @@ void *ta_calloc(size_t n, size_t size) {
 static void *aligned_alloc_impl(size_t align, size_t size) {
   if (align <= ALIGNMENT_MIN) return ta_malloc(size);
   if (!ta_init_ensure()) {
-    void *p = ta_boot_alloc(size, align);
+    void *p = ta_init_running_here() ? ta_boot_alloc(size, align) : NULL;
     if (!p) errno = ENOMEM;
     return p;
   }

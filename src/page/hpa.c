@@ -432,8 +432,12 @@ size_t ta_hpa_purge_step(ta_hpa_t *hpa, uint64_t now, size_t budget, bool force)
     if (hp->broken) unbreak(hpa, hp);
   }
   /* Units with live data: purge their free pages only when breaking the hugepage pays. */
-  size_t visits = 0;
-  for (ta_list_t *l = hpa->dirty_filler.next; l != &hpa->dirty_filler && (!budget || purged < budget);) {
+  /* Units that cannot be purged now go back to the tail; visiting each unit at most once per
+   * step keeps a failing MADV_DONTNEED (or a decay of 0) from looping with the lock held. */
+  size_t visits = 0, limit = 0;
+  for (ta_list_t *l = hpa->dirty_filler.next; l != &hpa->dirty_filler; l = l->next) limit++;
+  for (ta_list_t *l = hpa->dirty_filler.next;
+       l != &hpa->dirty_filler && (!budget || purged < budget) && visits++ < limit;) {
     ta_hpage_t *hp = ta_list_entry(l, ta_hpage_t, dirty_link);
     if (!force && !ta_decay_is_due(now, hp->dirty_since, hpa->decay_ns)) break;
     l = l->next;
@@ -449,7 +453,6 @@ size_t ta_hpa_purge_step(ta_hpa_t *hpa, uint64_t now, size_t budget, bool force)
       /* Kept whole: look again after another decay period. */
       hp->dirty_since = now;
       ta_list_push_back(&hpa->dirty_filler, &hp->dirty_link);
-      if (++visits > hpa->stats.units_in_use) break;
     }
   }
   ta_mutex_unlock(&hpa->lock);
