@@ -1,0 +1,220 @@
+"""Markdown report of a run: docs/results/README.md, generated from results.json."""
+import os
+
+from . import stats
+
+
+def _si(x):
+    if x is None:
+        return "–"
+    for unit, div in (("G", 1e9), ("M", 1e6), ("k", 1e3)):
+        if abs(x) >= div:
+            return f"{x / div:.3g} {unit}"
+    return f"{x:.3g}"
+
+
+def _mib(kb):
+    return "–" if kb is None else f"{kb / 1024:.1f}"
+
+
+def _range(s, fmt):
+    if not s:
+        return "–"
+    if s["n"] == 1:
+        return fmt(s["median"])
+    return f"{fmt(s['median'])} ({fmt(s['min'])}–{fmt(s['max'])})"
+
+
+def _ratio(x):
+    return f"{x:.3f}"
+
+
+def _pct(x):
+    return f"{100 * x:.1f}%"
+
+
+def workload_table(idx, w, allocators, ref):
+    head = ("| allocator | ops/s | " + f"{ref} time ÷ this | CPU s | peak RSS MiB | RSS steady MiB | "
+            "RSS freed MiB | RSS after idle MiB | THP coverage | minor faults |")
+    rows = [head, "|" + "---|" * (head.count("|") - 1)]
+    for a in allocators:
+        recs = list(idx.get((w, a), {}).values())
+        if not recs:
+            continue
+        ratio = stats.summary(stats.pair_ratios(idx, w, ref, a)) if a != ref else None
+        cells = [
+            f"**{a}**" if a == ref else a,
+            _range(stats.summary([r["ops_per_s"] for r in recs]), _si),
+            "(reference)" if a == ref else _range(ratio, _ratio),
+            _range(stats.summary([r["cpu_s"] for r in recs]), lambda x: f"{x:.2f}"),
+            _range(stats.summary([stats.peak_rss_kb(r) for r in recs]), _mib),
+            _range(stats.summary([stats.mem(r, "steady") for r in recs]), _mib),
+            _range(stats.summary([stats.mem(r, "freed") for r in recs]), _mib),
+            _range(stats.summary([stats.mem(r, "idle_end") for r in recs]), _mib),
+            _range(stats.summary([stats.thp_coverage(r) for r in recs]), _pct),
+            _range(stats.summary([r["minflt"] for r in recs]), _si),
+        ]
+        rows.append("| " + " | ".join(cells) + " |")
+    return "\n".join(rows)
+
+
+def numa_table(idx, w, allocators):
+    rows = []
+    for a in allocators:
+        recs = list(idx.get((w, a), {}).values())
+        nodes = [((r.get("mem") or {}).get("steady") or {}).get("node_kb") for r in recs]
+        nodes = [n for n in nodes if n]
+        if not nodes:
+            continue
+        keys = sorted(set().union(*nodes), key=int)
+        rows.append((a, {k: stats.median([n.get(k, 0) for n in nodes]) for k in keys}))
+    if not rows:
+        return ""
+    keys = sorted(set().union(*(r[1] for r in rows)), key=int)
+    out = ["| allocator | " + " | ".join(f"node {k} MiB" for k in keys) + " |",
+           "|---|" + "---|" * len(keys)]
+    for a, n in rows:
+        out.append(f"| {a} | " + " | ".join(_mib(n.get(k)) for k in keys) + " |")
+    return "Per-node residency at steady state (numa_maps, median):\n\n" + "\n".join(out)
+
+
+def detail_table(idx, w, allocators):
+    """A second table for workloads whose own numbers say more than the common columns."""
+    def med(a, f):
+        return stats.median([x for x in (f(r) for r in idx.get((w, a), {}).values()) if x is not None])
+
+    present = [a for a in allocators if idx.get((w, a))]
+    if not present:
+        return ""
+    if w == "sizeclass":
+        any_rec = next(iter(idx[(w, present[0])].values()))
+        sizes = list(any_rec["extra"]["ns_per_op_pair"].keys())
+        out = ["ns per malloc or free (median of rounds), pairs / batches of 64:", "",
+               "| size B | " + " | ".join(present) + " |", "|---|" + "---|" * len(present)]
+        for s in sizes:
+            cells = []
+            for a in present:
+                p = med(a, lambda r: r["extra"]["ns_per_op_pair"].get(s))
+                b = med(a, lambda r: r["extra"]["ns_per_op_batch"].get(s))
+                cells.append(f"{p:.1f} / {b:.1f}")
+            out.append(f"| {s} | " + " | ".join(cells) + " |")
+        return "\n".join(out)
+    if w == "frag":
+        out = ["RSS ÷ live bytes after each phase (median; 1.0 = no overhead):", "",
+               "| allocator | filled | after freeing 90% | refilled with larger objects |", "|---|---|---|---|"]
+        for a in present:
+            out.append(f"| {a} | " + " | ".join(f"{med(a, lambda r: r['extra'][k]):.2f}" for k in (
+                "rss_over_live_filled", "rss_over_live_after_free", "rss_over_live_refilled")) + " |")
+        return "\n".join(out)
+    if w == "cache":
+        out = ["| allocator | live data MiB | RSS steady ÷ live | RSS after idle ÷ live-at-steady |",
+               "|---|---|---|---|"]
+        for a in present:
+            live = med(a, lambda r: r["extra"]["live_bytes"])
+            st = med(a, lambda r: stats.mem(r, "steady"))
+            ie = med(a, lambda r: stats.mem(r, "idle_end"))
+            out.append(f"| {a} | {live / 2**20:.1f} | {st * 1024 / live:.2f} | "
+                       f"{(ie * 1024 / live) if ie else float('nan'):.2f} |")
+        return "\n".join(out)
+    if w == "redis":
+        tests = list(next(iter(idx[(w, present[0])].values()))["extra"]["rps"].keys())
+        out = ["Requests per second by redis-benchmark test (median of rounds):", "",
+               "| test | " + " | ".join(present) + " |", "|---|" + "---|" * len(present)]
+        for t in tests:
+            out.append(f"| {t} | " + " | ".join(_si(med(a, lambda r: r["extra"]["rps"].get(t)))
+                                               for a in present) + " |")
+        return "\n".join(out)
+    return ""
+
+
+def behind(idx, workloads, allocators, ref):
+    """Plain list of where ref is slower or uses more memory than a peer (median of same-round ratios)."""
+    lines = []
+    for w in workloads:
+        for p in allocators:
+            if p == ref:
+                continue
+            s = stats.summary(stats.pair_ratios(idx, w, ref, p))
+            if s and s["median"] > 1.0:
+                noise = " (within the round-to-round range: may be noise)" if s["min"] <= 1.0 else ""
+                lines.append(f"- **{w}**: {ref} takes {100 * (s['median'] - 1):.1f}% more time than {p} "
+                             f"(ratio {s['median']:.3f}, {s['min']:.3f}–{s['max']:.3f}){noise}.")
+            for label, metric in (("peak RSS", stats.peak_rss_kb),
+                                  ("RSS after free + idle", lambda r: stats.mem(r, "idle_end"))):
+                m = stats.summary(stats.pair_ratios(idx, w, ref, p, metric))
+                if m and m["median"] > 1.05:
+                    lines.append(f"- **{w}**: {label} of {ref} is {m['median']:.2f}× that of {p}.")
+    return lines
+
+
+def write(outdir, results, workloads, allocators, ref, plots, notes_path, descriptions):
+    idx = stats.index(results["runs"])
+    meta, cfg = results["machine"], results["config"]
+    out = [
+        "# Benchmark results",
+        "",
+        f"Generated by `bench/run {' '.join(cfg['argv'])}` on {meta['date']}: {cfg['mode']} mode, "
+        f"{cfg['rounds']} rounds, allocators run in rotated order within each round. Raw data: "
+        "[results.json](results.json). Every cell is the median over rounds with the min–max in "
+        "parentheses; ratios are computed pair by pair within a round (two runs made back to back), "
+        "then summarised.",
+        "",
+        "Reproduce: `bench/run --quick` (about 3 minutes) or `bench/run --full` (about 30 minutes); "
+        "`bench/run --help` lists the options. `bench/run compare A.json B.json` compares two runs.",
+        "",
+    ]
+    for msg in results.get("skipped", []):
+        out.append(f"> **{msg}**")
+        out.append("")
+    failed = [r for r in results["runs"] if not r.get("ok")]
+    if failed:
+        out.append(f"> {len(failed)} run(s) failed: " + "; ".join(
+            f"{r['workload']}/{r['allocator']} round {r['round']}: {r.get('error', '?')[:160]}" for r in failed[:8]))
+        out.append("")
+
+    peers = [a for a in allocators if a != ref]
+    out += [f"## Summary: {ref} time ÷ peer time", "",
+            f"Geometric mean over workloads of the per-workload median ratio; below 1 means {ref} is faster.",
+            "", "| peer | geometric mean | best workload | worst workload |", "|---|---|---|---|"]
+    for p in peers:
+        per = {w: stats.median(stats.pair_ratios(idx, w, ref, p)) for w in workloads}
+        per = {w: v for w, v in per.items() if v}
+        if not per:
+            continue
+        best, worst = min(per, key=per.get), max(per, key=per.get)
+        out.append(f"| {p} | {stats.geomean(per.values()):.3f} | {best} {per[best]:.3f} | "
+                   f"{worst} {per[worst]:.3f} |")
+    out.append("")
+
+    out += [f"## Where {ref} is behind", ""]
+    lag = behind(idx, workloads, allocators, ref)
+    out += lag if lag else [f"Nowhere in this run: {ref} was at least as fast and as small as every peer."]
+    out.append("")
+
+    if plots:
+        out += ["## Plots", ""]
+        for p in plots:
+            out += [f"![{p[:-4]}]({p})", ""]
+
+    out += ["## Workloads", ""]
+    for w in workloads:
+        out += [f"### {w}", "", descriptions.get(w, ""), "", workload_table(idx, w, allocators, ref), ""]
+        for extra in (detail_table(idx, w, allocators), numa_table(idx, w, allocators)):
+            if extra:
+                out += [extra, ""]
+
+    out += ["## Machine", "", "| | |", "|---|---|"]
+    for k in ("arch", "cpu", "cpus_online", "mem_total_mib", "numa_nodes", "kernel", "thp_enabled",
+              "thp_defrag", "thp_khugepaged_defrag", "thp_max_ptes_none", "loadavg_start", "loadavg_end",
+              "glibc", "gcc", "redis_server", "memcached"):
+        out.append(f"| {k} | {meta.get(k, '–')} |")
+    out += ["", "## Allocators", "", "| allocator | package | version | library | note |", "|---|---|---|---|---|"]
+    for a in results["allocators"]:
+        out.append(f"| {a['name']} | {a['package'] or '–'} | {a['version'] or '–'} | "
+                   f"`{a['lib'] or '(none: the C library)'}` | {a['note']} |")
+    out.append("")
+    if notes_path and os.path.exists(notes_path):
+        with open(notes_path) as f:
+            out += [f.read().rstrip(), ""]
+    with open(os.path.join(outdir, "README.md"), "w") as f:
+        f.write("\n".join(out))
