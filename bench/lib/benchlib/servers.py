@@ -89,12 +89,13 @@ def _resp(port, *args, timeout=60):
         return rest
 
 
-def redis_phases(quick):
+def redis_phases(quick, scale=1.0):
     """redis-benchmark invocations: values of three sizes written over the same keys (so values are
     replaced by values of other sizes, as a live dataset changes), reads, and the collection types.
     -P 16 pipelines requests so the server's own work, allocation included, is a larger share of the
     time than the loopback round trips."""
     n, keys = (50000, 20000) if quick else (500000, 100000)
+    n = max(100, int(n * scale))
     common = ["-c", "20", "-P", "16", "-r", str(keys), "-n", str(n)]
     return [
         ["-t", "set", "-d", "64"] + common,
@@ -105,7 +106,7 @@ def redis_phases(quick):
     ]
 
 
-def run_redis(allocator, base_env, quick, idle_s, shim_lib, timeout):
+def run_redis(allocator, base_env, quick, idle_s, shim_lib, timeout, scale=1.0):
     server_bin, bench_bin = shutil.which("redis-server"), shutil.which("redis-benchmark")
     if not server_bin or not bench_bin:
         return {"ok": False, "error": "redis-server or redis-benchmark not installed"}
@@ -125,7 +126,7 @@ def run_redis(allocator, base_env, quick, idle_s, shim_lib, timeout):
         _wait_port(port, server)
         per_test, seconds, ops = {}, 0.0, 0
         deadline = time.monotonic() + timeout
-        for phase in redis_phases(quick):
+        for phase in redis_phases(quick, scale):
             out = subprocess.run([bench_bin, "-h", "127.0.0.1", "-p", str(port), "--csv"] + phase,
                                  capture_output=True, text=True,
                                  timeout=max(5, deadline - time.monotonic()))
@@ -196,7 +197,7 @@ def _memcached_cmd(port, line, timeout=60):
         return s.recv(4096).decode(errors="replace").strip()
 
 
-def run_memcached(allocator, base_env, quick, idle_s, timeout):
+def run_memcached(allocator, base_env, quick, idle_s, timeout, scale=1.0):
     server_bin = shutil.which("memcached")
     client_bin = shutil.which("memcaslap") or shutil.which("memaslap")
     if not server_bin or not client_bin:
@@ -210,7 +211,7 @@ def run_memcached(allocator, base_env, quick, idle_s, timeout):
     if os.geteuid() == 0:
         argv += ["-u", "nobody"]  # memcached refuses to run as root
     server = proc.Child(argv, allocator.environ(base_env), stdout=subprocess.DEVNULL)
-    ops = 60000 if quick else 600000
+    ops = max(1000, int((60000 if quick else 600000) * scale))
     record = {"ok": False}
     try:
         _wait_port(port, server)
