@@ -29,6 +29,8 @@ typedef struct {
   ta_lock_rank_t rank;
 } ta_mutex_t;
 
+#define TA_MUTEX_INITIALIZER(r) {PTHREAD_MUTEX_INITIALIZER, (r)}
+
 void ta_mutex_init(ta_mutex_t *m, ta_lock_rank_t rank);
 void ta_mutex_lock(ta_mutex_t *m);
 void ta_mutex_unlock(ta_mutex_t *m);

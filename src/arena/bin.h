@@ -1,0 +1,42 @@
+/* bin.h: one size class of one arena: its slabs with free objects and one spare empty slab.
+ * Thread caches fill from and flush to bins in batches, under the bin's lock. */
+#ifndef TA_BIN_H
+#define TA_BIN_H
+
+#include "slab.h"
+
+TA_EXTERN_C_BEGIN
+
+typedef struct ta_bin_stats {
+  uint64_t nfills, nflushes;  /* batches */
+  uint64_t nmalloc, nfree;    /* objects handed out and returned */
+  uint64_t nslabs;            /* slabs now */
+  uint64_t live;              /* objects handed out and not returned (in use or cached) */
+} ta_bin_stats_t;
+
+typedef struct ta_bin {
+  ta_mutex_t lock;
+  ta_list_t nonfull;   /* slabs with at least one free object; fill takes from the front */
+  ta_extent_t *spare;  /* an empty slab kept so a bin that drains and refills does not churn */
+  uint64_t spare_since;
+  ta_bin_stats_t stats;
+} ta_bin_t;
+
+void ta_bin_init(ta_bin_t *bin);
+
+/* Takes up to n objects into out[] (new slabs from hpa as needed). Returns how many: fewer than
+ * n, even 0, only when memory ran out. Takes the bin lock. */
+unsigned ta_bin_fill(ta_bin_t *bin, ta_hpa_t *hpa, unsigned cls, unsigned arena, unsigned node,
+                     void **out, unsigned n);
+
+/* Returns one object of `slab` to the bin. pre: the caller holds bin->lock and slab belongs to
+ * this bin. A pointer that is not an object start, or an object already free, aborts with a
+ * message naming the address and class: the heap is corrupt or the program freed twice. */
+void ta_bin_put_locked(ta_bin_t *bin, ta_hpa_t *hpa, ta_extent_t *slab, void *p);
+
+/* Releases the spare slab if it has been unused since before `older_than` (ns). */
+void ta_bin_trim(ta_bin_t *bin, ta_hpa_t *hpa, uint64_t older_than);
+
+TA_EXTERN_C_END
+
+#endif

@@ -1,0 +1,49 @@
+/* size_class.h: the small size classes and the size -> class lookup used by the fast path.
+ *
+ * Classes: 16-byte steps to 128; 8 per doubling from 128 to 4 KiB (worst waste 12.5%); 16 per
+ * doubling from 4 KiB to 64 KiB (worst 6.25%), because servers store power-of-two payloads
+ * plus a small header there (redis: 8196 bytes for an 8 KiB value; jemalloc and mimalloc round
+ * that to 10240, tieralloc to 8704). docs/size-classes.md has the table and its waste.
+ * Each class's slab geometry (pages per slab, objects per slab) is chosen at start-up for the
+ * kernel's page size so the slab tail wastes at most 1/64 where the page size allows. */
+#ifndef TA_SIZE_CLASS_H
+#define TA_SIZE_CLASS_H
+
+#include <stddef.h>
+#include <stdint.h>
+
+#include "page.h"
+
+TA_EXTERN_C_BEGIN
+
+#define TA_NCLASSES 112
+#define TA_SMALL_MAX 65536
+#define TA_LOOKUP_FINE_MAX 4096
+#define TA_LOOKUP_ENTRIES (TA_LOOKUP_FINE_MAX / 16 + 1 + TA_SMALL_MAX / 256 - TA_LOOKUP_FINE_MAX / 256)
+
+typedef struct {
+  uint32_t size;        /* object size, also malloc_usable_size */
+  uint32_t slab_pages;  /* base pages per slab */
+  uint32_t nobjs;       /* objects per slab */
+  uint32_t div_magic;   /* offset / size == (offset * div_magic) >> 32 for object offsets */
+} ta_class_info_t;
+
+extern ta_class_info_t ta_class_info[TA_NCLASSES];
+extern uint8_t ta_class_lookup[TA_LOOKUP_ENTRIES];
+
+/* Fills the tables for the page size in ta_hpa_geometry. Idempotent. */
+void ta_size_class_init(void);
+
+/* pre: size <= TA_SMALL_MAX. Branch-free index: 16-byte steps up to 4 KiB, 256-byte steps above
+ * (every class boundary is a multiple of the step in its range). */
+TA_INLINE unsigned ta_size_class_of(size_t size) {
+  size_t fine = (size + 15) >> 4;
+  size_t coarse = ((size + 255) >> 8) + (TA_LOOKUP_FINE_MAX / 16 + 1 - TA_LOOKUP_FINE_MAX / 256 - 1);
+  return ta_class_lookup[size <= TA_LOOKUP_FINE_MAX ? fine : coarse];
+}
+
+TA_INLINE size_t ta_size_class_size(unsigned cls) { return ta_class_info[cls].size; }
+
+TA_EXTERN_C_END
+
+#endif

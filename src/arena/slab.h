@@ -1,0 +1,35 @@
+/* slab.h: a slab is an extent of `slab_pages` pages cut into objects of one class. Which objects
+ * are free is a bitmap in the slab's extent record (metadata), not a list threaded through the
+ * objects, so a heap overflow in user data cannot forge allocator state. The owning bin's lock
+ * protects a slab's free map. */
+#ifndef TA_SLAB_H
+#define TA_SLAB_H
+
+#include "size_class.h"
+
+TA_EXTERN_C_BEGIN
+
+/* A fresh slab with every object free, registered in the pagemap. NULL when out of memory. */
+ta_extent_t *ta_slab_new(ta_hpa_t *hpa, unsigned cls, unsigned arena, unsigned node);
+/* Unregisters the slab and returns its pages. pre: every object is free. */
+void ta_slab_delete(ta_hpa_t *hpa, ta_extent_t *slab);
+
+/* Takes up to n free objects into out[]; returns how many. */
+unsigned ta_slab_take(ta_extent_t *slab, void **out, unsigned n);
+
+/* Index of the object at p, or UINT32_MAX when p is not the start of an object of this slab. */
+TA_INLINE uint32_t ta_slab_index(const ta_extent_t *slab, const void *p) {
+  const ta_class_info_t *ci = &ta_class_info[slab->size_class];
+  uintptr_t off = (uintptr_t)p - (uintptr_t)slab->addr;
+  uint32_t idx = (uint32_t)(((uint64_t)off * ci->div_magic) >> 32);
+  if (ta_unlikely(idx >= slab->nobjs || (uintptr_t)idx * ci->size != off)) return UINT32_MAX;
+  return idx;
+}
+
+/* Marks p free. Returns 0, or EINVAL for a pointer inside an object, or EALREADY when the
+ * object is free already (a double free); the slab is unchanged then. */
+int ta_slab_put(ta_extent_t *slab, void *p);
+
+TA_EXTERN_C_END
+
+#endif

@@ -1,0 +1,78 @@
+/* background.c: the background thread. It sleeps until the next purge is due (at most a
+ * second, so spare slabs are trimmed too), purges, and repeats; it holds no lock while asleep.
+ * It starts on the first free that returns pages, never at start-up: short-lived processes
+ * (every shell command under LD_PRELOAD) never pay for it. */
+#define _GNU_SOURCE
+#include "background.h"
+
+#include <pthread.h>
+#include <signal.h>
+#include <time.h>
+
+#include "conf.h"
+
+enum { BG_OFF, BG_STARTING, BG_RUNNING, BG_FAILED };
+static ta_atomic(int) state = BG_OFF;
+static ta_atomic(uint64_t) next_inline_ns;
+
+#define MAX_SLEEP_NS 1000000000ull
+#define INLINE_INTERVAL_NS 10000000ull
+
+static void *loop(void *arg) {
+  (void)arg;
+  for (;;) {
+    uint64_t now = ta_os_now_ns();
+    ta_purge_step(now, 0, false);
+    uint64_t due = ta_arena_next_due();
+    uint64_t wake = now + MAX_SLEEP_NS;
+    if (due < wake) wake = due > now ? due : now + 1000000ull;
+    uint64_t ns = wake - now;
+    struct timespec ts = {(time_t)(ns / 1000000000ull), (long)(ns % 1000000000ull)};
+    nanosleep(&ts, NULL);
+  }
+  return NULL;
+}
+
+static void start(void) {
+  int expected = BG_OFF;
+  if (!ta_atomic_cas(&state, &expected, BG_STARTING)) return;
+  pthread_attr_t attr;
+  pthread_attr_init(&attr);
+  pthread_attr_setdetachstate(&attr, PTHREAD_CREATE_DETACHED);
+  pthread_attr_setstacksize(&attr, 256 * 1024);
+  /* The thread must never run the program's signal handlers. */
+  sigset_t all, old;
+  sigfillset(&all);
+  pthread_sigmask(SIG_SETMASK, &all, &old);
+  pthread_t tid;
+  int err = pthread_create(&tid, &attr, loop, NULL);
+  pthread_sigmask(SIG_SETMASK, &old, NULL);
+  pthread_attr_destroy(&attr);
+  if (err) {
+    ta_log("cannot start the background purge thread (error %d); purging on allocation paths", err);
+    ta_atomic_store(&state, BG_FAILED, ta_mo_release);
+    return;
+  }
+  pthread_setname_np(tid, "tieralloc-bg");
+  ta_atomic_store(&state, BG_RUNNING, ta_mo_release);
+}
+
+void ta_background_after_free(void) {
+  int s = ta_atomic_load(&state, ta_mo_relaxed);
+  if (ta_likely(s == BG_RUNNING || s == BG_STARTING)) return;
+  if (s == BG_OFF && ta_conf.background_thread) {
+    start();
+    return;
+  }
+  uint64_t now = ta_os_now_ns();
+  if (now < ta_atomic_load(&next_inline_ns, ta_mo_relaxed)) return;
+  ta_atomic_store(&next_inline_ns, now + INLINE_INTERVAL_NS, ta_mo_relaxed);
+  ta_purge_step(now, 0, false);
+}
+
+bool ta_background_is_running(void) { return ta_atomic_load(&state, ta_mo_relaxed) == BG_RUNNING; }
+
+void ta_background_postfork_child(void) {
+  ta_atomic_store(&state, BG_OFF, ta_mo_relaxed);
+  ta_atomic_store(&next_inline_ns, 0, ta_mo_relaxed);
+}

@@ -1,0 +1,49 @@
+/* conf.h: layer L1 configuration, the umbrella header. `ta_conf` holds the options in force; it
+ * is written once at start-up (ta_conf_init) and read-only afterwards. */
+#ifndef TA_CONF_H
+#define TA_CONF_H
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+
+#include "platform.h"
+
+TA_EXTERN_C_BEGIN
+
+typedef struct {
+#define TA_CONF_BOOL(name, def, doc) bool name;
+#define TA_CONF_UINT(name, def, min, max, unit, doc) uint64_t name;
+#include "conf.def"
+#undef TA_CONF_BOOL
+#undef TA_CONF_UINT
+} ta_conf_t;
+
+extern ta_conf_t ta_conf;
+
+/* Describes one option for generated docs and ctl. */
+typedef struct {
+  const char *name;
+  bool is_bool;
+  uint64_t def, min, max;
+  const char *unit;
+  const char *doc;
+} ta_conf_option_t;
+
+extern const ta_conf_option_t ta_conf_options[];
+extern const size_t ta_conf_noptions;
+
+/* Fills *conf with the defaults. */
+void ta_conf_defaults(ta_conf_t *conf);
+
+/* Applies "key:value,key:value" to *conf. Each bad item (unknown key, malformed or out-of-range
+ * value) is reported in one line on stderr that names the key and what is allowed, and that
+ * option keeps its default. Returns the number of bad items. Never allocates. */
+int ta_conf_parse(ta_conf_t *conf, const char *text);
+
+/* Start-up: defaults, then TIERALLOC_CONF from the environment. */
+void ta_conf_init(void);
+
+TA_EXTERN_C_END
+
+#endif

@@ -1,0 +1,109 @@
+/* tcache.c: creating, filling, flushing and destroying thread caches (see tcache.h).
+ *
+ * Capacity per class is about 32 KiB of objects, between 4 and 128 slots: small classes batch
+ * many objects per lock, large ones keep a thread from hoarding memory. Refill brings half a
+ * stack, flush returns the older half: the hot top stays in the thread. */
+#include "tcache.h"
+
+#include <pthread.h>
+#include <string.h>
+
+ta_tcache_t ta_tcache_empty;
+__thread ta_tcache_t *ta_tcache_self __attribute__((tls_model("initial-exec"))) = &ta_tcache_empty;
+/* Set once a thread's cache is torn down at exit, so destructors that run later (C++
+ * thread_local objects, other libraries' keys) are served without re-creating it. */
+static __thread bool thread_done __attribute__((tls_model("initial-exec")));
+
+static pthread_key_t exit_key;
+static bool caching;
+static ta_mutex_t list_lock = TA_MUTEX_INITIALIZER(TA_LOCK_RANK_TCACHE_LIST);
+static ta_list_t live_caches = {&live_caches, &live_caches};
+
+static uint32_t slots_for(unsigned cls) {
+  uint32_t n = 32768u / ta_class_info[cls].size;
+  return n < 4 ? 4 : n > 128 ? 128 : n;
+}
+
+static void destroy(void *arg) {
+  ta_tcache_t *tc = arg;
+  ta_tcache_self = &ta_tcache_empty;
+  thread_done = true;
+  for (unsigned c = 0; c < TA_NCLASSES; c++)
+    if (tc->bins[c].count) ta_arena_flush(c, tc->bins[c].slots, tc->bins[c].count);
+  ta_mutex_lock(&list_lock);
+  ta_list_remove(&tc->link);
+  ta_mutex_unlock(&list_lock);
+  ta_meta_free(tc, tc->alloc_size);
+}
+
+int ta_tcache_boot(bool enabled) {
+  caching = enabled;
+  return enabled ? pthread_key_create(&exit_key, destroy) : 0;
+}
+
+ta_tcache_t *ta_tcache_get(void) {
+  ta_tcache_t *tc = ta_tcache_self;
+  if (tc != &ta_tcache_empty) return tc;
+  if (!caching || thread_done) return NULL;
+  size_t nslots = 0;
+  for (unsigned c = 0; c < TA_NCLASSES; c++) nslots += slots_for(c);
+  size_t size = sizeof(ta_tcache_t) + nslots * sizeof(void *);
+  tc = ta_meta_alloc(size);
+  if (!tc) return NULL;
+  tc->alloc_size = size;
+  void **slots = (void **)(tc + 1);
+  for (unsigned c = 0; c < TA_NCLASSES; c++) {
+    tc->bins[c].slots = slots;
+    tc->bins[c].max = slots_for(c);
+    slots += tc->bins[c].max;
+  }
+  tc->arena = ta_arena_choose();
+  tc->node = (uint16_t)tc->arena->node;
+  ta_mutex_lock(&list_lock);
+  ta_list_push_back(&live_caches, &tc->link);
+  ta_mutex_unlock(&list_lock);
+  /* pthread_setspecific may allocate its second-level key array through malloc; the cache is
+   * already usable, so that recursion is served normally. */
+  ta_tcache_self = tc;
+  pthread_setspecific(exit_key, tc);
+  return tc;
+}
+
+void *ta_tcache_refill(ta_tcache_t *tc, unsigned cls) {
+  ta_cache_bin_t *bin = &tc->bins[cls];
+  unsigned want = bin->max / 2 ? bin->max / 2 : 1;
+  ta_arena_t *a = tc->arena;
+  bin->count = ta_bin_fill(&a->bins[cls], a->hpa, cls, a->index, a->node, bin->slots, want);
+  return ta_tcache_pop(tc, cls);
+}
+
+void ta_tcache_flush_push(ta_tcache_t *tc, unsigned cls, void *p) {
+  ta_cache_bin_t *bin = &tc->bins[cls];
+  uint32_t half = bin->count / 2 ? bin->count / 2 : bin->count;
+  ta_arena_flush(cls, bin->slots, half);
+  memmove(bin->slots, bin->slots + half, (bin->count - half) * sizeof(void *));
+  bin->count -= half;
+  bin->slots[bin->count++] = p;
+}
+
+void ta_tcache_flush_self(void) {
+  ta_tcache_t *tc = ta_tcache_self;
+  if (tc == &ta_tcache_empty) return;
+  for (unsigned c = 0; c < TA_NCLASSES; c++) {
+    if (tc->bins[c].count) ta_arena_flush(c, tc->bins[c].slots, tc->bins[c].count);
+    tc->bins[c].count = 0;
+  }
+}
+
+void ta_tcache_prefork(void) { ta_mutex_lock(&list_lock); }
+void ta_tcache_postfork_parent(void) { ta_mutex_unlock(&list_lock); }
+
+void ta_tcache_postfork_child(void) {
+  ta_mutex_postfork_child(&list_lock);
+  /* Only the forking thread exists in the child. Other threads' caches hold objects the child
+   * can never free through them; they stay allocated (as in every allocator with thread
+   * caches), and their records leave the list so nothing walks a dead thread's cache. */
+  ta_tcache_t *self = ta_tcache_self;
+  ta_list_init(&live_caches);
+  if (self != &ta_tcache_empty) ta_list_push_back(&live_caches, &self->link);
+}

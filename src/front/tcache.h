@@ -1,0 +1,67 @@
+/* tcache.h: layer L6, the thread cache and the fast path's only data structure.
+ *
+ * A thread's cache holds, per size class, a stack of free objects of that class. Pop and push
+ * touch only the calling thread's memory: no lock, no atomic read-modify-write, no call. The
+ * thread-local pointer starts at a shared empty cache whose stacks have no room, so the first
+ * call of a thread takes the slow path (which creates its cache) without a NULL test on the
+ * fast path. The cache itself lives in metadata; only the pointer is in initial-exec TLS, which
+ * keeps tieralloc's static TLS to a few bytes (it can be dlopen()ed late). */
+#ifndef TA_TCACHE_H
+#define TA_TCACHE_H
+
+#include "arena.h"
+
+TA_EXTERN_C_BEGIN
+
+typedef struct ta_cache_bin {
+  void **slots;    /* slots[0..count) are cached objects, the top is slots[count - 1] */
+  uint32_t count;
+  uint32_t max;    /* 0 in the empty cache: every push and pop misses */
+} ta_cache_bin_t;
+
+typedef struct ta_tcache {
+  ta_cache_bin_t bins[TA_NCLASSES];
+  uint16_t node;
+  ta_arena_t *arena;
+  ta_list_t link;      /* on the list of live caches */
+  size_t alloc_size;
+} ta_tcache_t;
+
+extern ta_tcache_t ta_tcache_empty;
+extern __thread ta_tcache_t *ta_tcache_self __attribute__((tls_model("initial-exec")));
+
+TA_INLINE void *ta_tcache_pop(ta_tcache_t *tc, unsigned cls) {
+  ta_cache_bin_t *bin = &tc->bins[cls];
+  if (ta_unlikely(bin->count == 0)) return NULL;
+  return bin->slots[--bin->count];
+}
+
+TA_INLINE bool ta_tcache_push(ta_tcache_t *tc, unsigned cls, void *p) {
+  ta_cache_bin_t *bin = &tc->bins[cls];
+  if (ta_unlikely(bin->count == bin->max)) return false;
+  bin->slots[bin->count++] = p;
+  return true;
+}
+
+/* ---- slow paths (tcache.c) ---- */
+
+/* The calling thread's cache, created on first use; NULL when this thread has none and will
+ * get none (caching disabled, the thread is exiting, or metadata memory ran out). */
+ta_tcache_t *ta_tcache_get(void);
+/* Refills the class's stack from the arena and pops one; NULL when out of memory. */
+void *ta_tcache_refill(ta_tcache_t *tc, unsigned cls);
+/* Flushes the older half of the class's stack to the arenas, then pushes p. */
+void ta_tcache_flush_push(ta_tcache_t *tc, unsigned cls, void *p);
+/* Returns every cached object of the calling thread to the arenas. */
+void ta_tcache_flush_self(void);
+
+/* Start-up: the thread-exit hook. Returns 0 or an errno value. */
+int ta_tcache_boot(bool enabled);
+
+void ta_tcache_prefork(void);
+void ta_tcache_postfork_parent(void);
+void ta_tcache_postfork_child(void);
+
+TA_EXTERN_C_END
+
+#endif

@@ -1,0 +1,40 @@
+/* extent.h: the record of one range of pages handed out by the page layer: a slab of small
+ * objects or one large allocation. Extent records live in metadata (meta.c), never beside the
+ * user's bytes, and the pagemap maps addresses to them.
+ *
+ * Ownership: `kind`, `size_class`, `node`, `arena`, `addr`, `npages` are fixed while the extent is
+ * live and are read without locks (free's fast path reads `kind`, `size_class` and `node`).
+ * The slab fields below `link` belong to the bin that owns the slab and change under its lock. */
+#ifndef TA_EXTENT_H
+#define TA_EXTENT_H
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+
+#include "ds.h"
+
+TA_EXTERN_C_BEGIN
+
+typedef enum { TA_EXTENT_SLAB = 1, TA_EXTENT_LARGE = 2 } ta_extent_kind_t;
+
+typedef struct ta_extent {
+  uint8_t kind;        /* ta_extent_kind_t */
+  uint8_t size_class;  /* slabs: the class of every object in it */
+  uint16_t node;       /* owner node, fixed for the extent's life */
+  uint16_t tier;       /* the tier it sits on now (changed only by migration) */
+  uint16_t arena;      /* slabs: index of the owning arena */
+  uint32_t npages;     /* length in base pages */
+  uint32_t meta_size;  /* bytes of this record, for ta_meta_free */
+  void *addr;
+  size_t usable;       /* large: bytes the caller may use */
+  /* Slab state, under the owning bin's lock. */
+  ta_list_t link;      /* on the bin's list of slabs with free objects */
+  uint32_t nfree;
+  uint32_t nobjs;
+  uint64_t freemap[];  /* slab: bit i set = object i is free */
+} ta_extent_t;
+
+TA_EXTERN_C_END
+
+#endif

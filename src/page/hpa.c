@@ -1,0 +1,465 @@
+/* hpa.c: the hugepage-aware page allocator (see hpa.h for the policy).
+ *
+ * Invariants, under hpa->lock:
+ * - A unit's record (ta_hpage_t) exists from its first use on; a NULL record means fresh
+ *   address space (never touched, reads as zero).
+ * - used/dirty bitmaps are exact in every state: used = handed out, dirty = free and resident.
+ *   A free page that is not dirty reads as zero.
+ * - FILLER units with a free run sit in buckets[bucket_of(longest_free)]; units with dirty pages
+ *   sit on dirty_filler (live data) or dirty_free (wholly free), each ordered by dirty_since.
+ * - A wholly free unit with no dirty page is never broken (it was re-advised when purged). */
+#include "hpa.h"
+
+#include <errno.h>
+#include <string.h>
+
+#include "conf.h"
+#include "decay.h"
+#include "meta.h"
+
+enum { UNIT_FILLER = 1, UNIT_SPAN = 2, UNIT_FREE = 3 };
+#define NO_BUCKET 0xffffu
+
+typedef struct ta_hpage {
+  ta_list_t bucket_link;
+  ta_list_t dirty_link;
+  uintptr_t base;
+  uint32_t nused, ndirty, longest_free;
+  uint16_t bucket;
+  uint8_t state;
+  bool broken;
+  uint64_t dirty_since;
+  uint64_t bits[]; /* used[words], then dirty[words] */
+} ta_hpage_t;
+
+typedef struct ta_region {
+  struct ta_region *next;
+  uintptr_t base;
+  size_t nunits;
+  size_t nfree_units; /* fresh or wholly free */
+  size_t meta_size;
+  ta_hpage_t *units[];
+} ta_region_t;
+
+ta_hpa_geometry_t ta_hpa_geometry;
+static size_t words; /* bitmap words per unit */
+
+void ta_hpa_geometry_init(void) {
+  ta_hpa_geometry_t *g = &ta_hpa_geometry;
+  g->page_size = ta_os_info.page_size;
+  g->page_shift = ta_os_info.page_shift;
+  size_t unit = ta_os_info.thp_size;
+  /* Where the PMD hugepage is unusably large (512 MiB with 64 KiB pages), manage 2048-page
+   * units: the bitmaps stay small and partial units can still be reused. */
+  if (unit == 0 || unit / g->page_size > TA_HPA_MAX_UNIT_PAGES || unit < g->page_size)
+    unit = g->page_size * (ta_os_info.thp_size ? TA_HPA_MAX_UNIT_PAGES : 512);
+  if (unit / g->page_size > TA_HPA_MAX_UNIT_PAGES) unit = g->page_size * TA_HPA_MAX_UNIT_PAGES;
+  g->unit_size = unit;
+  g->unit_pages = unit / g->page_size;
+  g->hugepages = ta_conf.thp && ta_os_info.thp_madvise_ok && unit == ta_os_info.thp_size;
+  words = TA_BITMAP_WORDS(g->unit_pages);
+}
+
+static inline uint64_t *used_bits(ta_hpage_t *hp) { return hp->bits; }
+static inline uint64_t *dirty_bits(ta_hpage_t *hp) { return hp->bits + words; }
+
+static unsigned bucket_of(size_t longest) {
+  if (longest < 64) return (unsigned)longest;
+  return 64 + (unsigned)(63 - __builtin_clzll(longest)) - 6;
+}
+
+int ta_hpa_init(ta_hpa_t *hpa, unsigned node, uint64_t decay_ns, unsigned break_pct) {
+  memset(hpa, 0, sizeof(*hpa));
+  ta_mutex_init(&hpa->lock, TA_LOCK_RANK_HPA);
+  hpa->node = node;
+  hpa->decay_ns = decay_ns;
+  hpa->break_pct = break_pct;
+  hpa->nbuckets = bucket_of(ta_hpa_geometry.unit_pages) + 1;
+  hpa->buckets = ta_meta_alloc(hpa->nbuckets * sizeof(ta_list_t));
+  if (!hpa->buckets) return ENOMEM;
+  for (unsigned b = 0; b < hpa->nbuckets; b++) ta_list_init(&hpa->buckets[b]);
+  ta_list_init(&hpa->dirty_filler);
+  ta_list_init(&hpa->dirty_free);
+  return 0;
+}
+
+/* ---- filler buckets and dirty lists ---- */
+
+static void filler_update(ta_hpa_t *hpa, ta_hpage_t *hp) {
+  hp->longest_free = (uint32_t)ta_bitmap_longest_clear_run(used_bits(hp), ta_hpa_geometry.unit_pages);
+  unsigned b = hp->state == UNIT_FILLER && hp->longest_free ? bucket_of(hp->longest_free) : NO_BUCKET;
+  if (b == hp->bucket) return;
+  if (hp->bucket != NO_BUCKET) ta_list_remove(&hp->bucket_link);
+  if (b != NO_BUCKET) ta_list_push_front(&hpa->buckets[b], &hp->bucket_link);
+  hp->bucket = (uint16_t)b;
+}
+
+static void dirty_unlink(ta_hpage_t *hp) {
+  if (ta_list_is_linked(&hp->dirty_link)) ta_list_remove(&hp->dirty_link);
+}
+
+/* ---- regions and units ---- */
+
+static ta_region_t *region_new(ta_hpa_t *hpa, size_t min_units, size_t align) {
+  const ta_hpa_geometry_t *g = &ta_hpa_geometry;
+  size_t want = (size_t)(ta_conf.region_mb << 20) / g->unit_size;
+  if (want < min_units) want = min_units;
+  if (align < g->unit_size) align = g->unit_size;
+  void *addr = NULL;
+  int err = ta_os_map(&addr, want * g->unit_size, align);
+  if (err && want > min_units) {
+    /* An address-space limit (RLIMIT_AS) may refuse a large reservation: take what we need. */
+    want = min_units;
+    err = ta_os_map(&addr, want * g->unit_size, align);
+  }
+  if (err) return NULL;
+  size_t meta_size = sizeof(ta_region_t) + want * sizeof(ta_hpage_t *);
+  ta_region_t *r = ta_meta_alloc(meta_size);
+  if (!r) {
+    ta_os_unmap(addr, want * g->unit_size);
+    return NULL;
+  }
+  if (g->hugepages) ta_os_advise_huge(addr, want * g->unit_size, true);
+  if (hpa->place_region && hpa->place_region(hpa, addr, want * g->unit_size) != 0)
+    hpa->place_failures++;
+  r->base = (uintptr_t)addr;
+  r->nunits = want;
+  r->nfree_units = want;
+  r->meta_size = meta_size;
+  r->next = hpa->regions;
+  hpa->regions = r;
+  hpa->stats.mapped_bytes += want * g->unit_size;
+  return r;
+}
+
+static ta_hpage_t *unit_record(ta_region_t *r, size_t idx) {
+  ta_hpage_t *hp = r->units[idx];
+  if (hp) return hp;
+  hp = ta_meta_alloc(sizeof(ta_hpage_t) + 2 * words * sizeof(uint64_t));
+  if (!hp) return NULL;
+  hp->base = r->base + idx * ta_hpa_geometry.unit_size;
+  hp->bucket = NO_BUCKET;
+  hp->state = UNIT_FREE;
+  r->units[idx] = hp;
+  return hp;
+}
+
+static ta_region_t *region_of(ta_hpa_t *hpa, uintptr_t a) {
+  ta_region_t *r = hpa->last_region;
+  size_t unit = ta_hpa_geometry.unit_size;
+  if (r && a >= r->base && a < r->base + r->nunits * unit) return r;
+  for (r = hpa->regions; r; r = r->next)
+    if (a >= r->base && a < r->base + r->nunits * unit) {
+      hpa->last_region = r;
+      return r;
+    }
+  return NULL;
+}
+
+static bool unit_is_free(ta_region_t *r, size_t i) {
+  return r->units[i] == NULL || r->units[i]->state == UNIT_FREE;
+}
+
+/* Takes a wholly free unit out of the free pool (its record made if it was fresh). The caller
+ * sets the new state. Prefers the most recently freed resident unit: still a hugepage in RAM. */
+static ta_hpage_t *take_free_unit(ta_hpa_t *hpa) {
+  ta_hpage_t *hp = NULL;
+  ta_region_t *r;
+  if (!ta_list_is_empty(&hpa->dirty_free)) {
+    hp = ta_list_entry(hpa->dirty_free.prev, ta_hpage_t, dirty_link);
+    r = region_of(hpa, hp->base);
+  } else {
+    for (r = hpa->regions; r; r = r->next) {
+      if (!r->nfree_units) continue;
+      for (size_t i = 0; i < r->nunits; i++)
+        if (unit_is_free(r, i)) {
+          hp = unit_record(r, i);
+          break;
+        }
+      if (hp) break;
+    }
+    if (!hp) {
+      r = region_new(hpa, 1, 0);
+      if (!r || !(hp = unit_record(r, 0))) return NULL;
+    }
+  }
+  dirty_unlink(hp);
+  r->nfree_units--;
+  hpa->stats.units_in_use++;
+  return hp;
+}
+
+/* Hands out [start, start + n) of a unit. */
+static bool alloc_in_unit(ta_hpa_t *hpa, ta_hpage_t *hp, size_t start, size_t n) {
+  size_t dirty = ta_bitmap_count_range(dirty_bits(hp), start, n);
+  ta_bitmap_set_range(used_bits(hp), start, n);
+  ta_bitmap_clear_range(dirty_bits(hp), start, n);
+  hp->nused += (uint32_t)n;
+  hp->ndirty -= (uint32_t)dirty;
+  if (hp->ndirty == 0) dirty_unlink(hp);
+  hpa->stats.active_pages += n;
+  hpa->stats.dirty_pages -= dirty;
+  filler_update(hpa, hp);
+  return dirty == 0;
+}
+
+static ta_hpage_t *filler_find(ta_hpa_t *hpa, size_t n, size_t align, size_t *start) {
+  size_t pages = ta_hpa_geometry.unit_pages;
+  for (unsigned b = bucket_of(n); b < hpa->nbuckets; b++) {
+    for (ta_list_t *l = hpa->buckets[b].next; l != &hpa->buckets[b]; l = l->next) {
+      ta_hpage_t *hp = ta_list_entry(l, ta_hpage_t, bucket_link);
+      if (hp->longest_free < n) continue;
+      size_t s = ta_bitmap_find_clear_run(used_bits(hp), pages, n, align);
+      if (s < pages) {
+        *start = s;
+        return hp;
+      }
+    }
+  }
+  return NULL;
+}
+
+static void *alloc_small(ta_hpa_t *hpa, size_t n, size_t align, bool *zeroed) {
+  size_t start = 0;
+  ta_hpage_t *hp = filler_find(hpa, n, align, &start);
+  if (!hp) {
+    hp = take_free_unit(hpa);
+    if (!hp) return NULL;
+    hp->state = UNIT_FILLER;
+    if (hp->ndirty) {
+      /* A resident free unit keeps its age: its dirty pages now sit beside live data. */
+      ta_list_push_front(&hpa->dirty_filler, &hp->dirty_link);
+    }
+  }
+  *zeroed = alloc_in_unit(hpa, hp, start, n);
+  return (void *)(hp->base + (start << ta_hpa_geometry.page_shift));
+}
+
+static bool find_span(ta_hpa_t *hpa, size_t k, size_t align, ta_region_t **out_r, size_t *out_i) {
+  size_t unit = ta_hpa_geometry.unit_size;
+  for (ta_region_t *r = hpa->regions; r; r = r->next) {
+    if (r->nfree_units < k) continue;
+    for (size_t i = 0; i + k <= r->nunits;) {
+      if ((r->base + i * unit) & (align - 1)) { i++; continue; }
+      size_t j = 0;
+      while (j < k && unit_is_free(r, i + j)) j++;
+      if (j == k) {
+        *out_r = r;
+        *out_i = i;
+        return true;
+      }
+      i += j + 1;
+    }
+  }
+  return false;
+}
+
+static void *alloc_span(ta_hpa_t *hpa, size_t n, size_t align_pages, bool *zeroed) {
+  const ta_hpa_geometry_t *g = &ta_hpa_geometry;
+  size_t k = (n + g->unit_pages - 1) / g->unit_pages;
+  size_t align = align_pages << g->page_shift;
+  if (align < g->unit_size) align = g->unit_size;
+  ta_region_t *r;
+  size_t first;
+  if (!find_span(hpa, k, align, &r, &first)) {
+    r = region_new(hpa, k, align);
+    if (!r) return NULL;
+    first = 0;
+  }
+  for (size_t i = 0; i < k; i++)
+    if (!unit_record(r, first + i)) return NULL; /* records first: nothing half-done on failure */
+  bool zero = true;
+  for (size_t i = 0; i < k; i++) {
+    ta_hpage_t *hp = r->units[first + i];
+    size_t here = n - i * g->unit_pages < g->unit_pages ? n - i * g->unit_pages : g->unit_pages;
+    dirty_unlink(hp);
+    hp->state = here == g->unit_pages ? UNIT_SPAN : UNIT_FILLER;
+    if (hp->state == UNIT_FILLER && hp->ndirty)
+      ta_list_push_front(&hpa->dirty_filler, &hp->dirty_link);
+    zero &= alloc_in_unit(hpa, hp, 0, here);
+  }
+  r->nfree_units -= k;
+  hpa->stats.units_in_use += k;
+  *zeroed = zero;
+  return (void *)(r->base + first * g->unit_size);
+}
+
+void *ta_hpa_alloc(ta_hpa_t *hpa, size_t npages, size_t align_pages, bool *zeroed) {
+  if (npages == 0) npages = 1;
+  if (align_pages == 0) align_pages = 1;
+  if (npages > SIZE_MAX / ta_hpa_geometry.page_size / 2) return NULL;
+  ta_mutex_lock(&hpa->lock);
+  void *p;
+  if (npages <= ta_hpa_geometry.unit_pages && align_pages <= ta_hpa_geometry.unit_pages)
+    p = alloc_small(hpa, npages, align_pages, zeroed);
+  else
+    p = alloc_span(hpa, npages, align_pages, zeroed);
+  ta_mutex_unlock(&hpa->lock);
+  return p;
+}
+
+static void free_in_unit(ta_hpa_t *hpa, ta_region_t *r, ta_hpage_t *hp, size_t off, size_t n,
+                         uint64_t now) {
+  if (hp->state == UNIT_SPAN) hp->state = UNIT_FILLER; /* a span unit freed in part */
+  if (hp->state != UNIT_FILLER ||
+      ta_bitmap_count_range(used_bits(hp), off, n) != n)
+    ta_log_fatal("free of pages that are not allocated at %p (%zu pages): double free or heap "
+                 "corruption", (void *)(hp->base + (off << ta_hpa_geometry.page_shift)), n);
+  bool was_dirty = hp->ndirty != 0;
+  ta_bitmap_clear_range(used_bits(hp), off, n);
+  ta_bitmap_set_range(dirty_bits(hp), off, n);
+  hp->nused -= (uint32_t)n;
+  hp->ndirty += (uint32_t)n;
+  hpa->stats.active_pages -= n;
+  hpa->stats.dirty_pages += n;
+  if (!was_dirty) hp->dirty_since = now;
+  if (hp->nused == 0) {
+    dirty_unlink(hp);
+    hp->state = UNIT_FREE;
+    filler_update(hpa, hp); /* leaves its bucket */
+    r->nfree_units++;
+    hpa->stats.units_in_use--;
+    ta_list_push_back(&hpa->dirty_free, &hp->dirty_link);
+  } else {
+    if (!was_dirty) ta_list_push_back(&hpa->dirty_filler, &hp->dirty_link);
+    filler_update(hpa, hp);
+  }
+}
+
+void ta_hpa_free(ta_hpa_t *hpa, void *addr, size_t npages) {
+  const ta_hpa_geometry_t *g = &ta_hpa_geometry;
+  uintptr_t a = (uintptr_t)addr;
+  uint64_t now = ta_os_now_ns();
+  ta_mutex_lock(&hpa->lock);
+  ta_region_t *r = region_of(hpa, a);
+  if (!r || (a & (g->page_size - 1)))
+    ta_log_fatal("free of pages at %p that this heap never handed out", addr);
+  while (npages) {
+    size_t idx = (a - r->base) / g->unit_size;
+    ta_hpage_t *hp = idx < r->nunits ? r->units[idx] : NULL;
+    if (!hp) ta_log_fatal("free of pages at %p that this heap never handed out", (void *)a);
+    size_t off = (a - hp->base) >> g->page_shift;
+    size_t n = npages < g->unit_pages - off ? npages : g->unit_pages - off;
+    free_in_unit(hpa, r, hp, off, n, now);
+    a += n << g->page_shift;
+    npages -= n;
+  }
+  ta_mutex_unlock(&hpa->lock);
+}
+
+bool ta_hpa_try_grow(ta_hpa_t *hpa, void *addr, size_t npages, size_t more, bool *zeroed) {
+  const ta_hpa_geometry_t *g = &ta_hpa_geometry;
+  uintptr_t a = (uintptr_t)addr;
+  bool ok = false;
+  ta_mutex_lock(&hpa->lock);
+  ta_region_t *r = region_of(hpa, a);
+  if (r) {
+    ta_hpage_t *hp = r->units[(a - r->base) / g->unit_size];
+    size_t off = (a - hp->base) >> g->page_shift;
+    if (hp->state == UNIT_FILLER && off + npages + more <= g->unit_pages &&
+        ta_bitmap_count_range(used_bits(hp), off + npages, more) == 0) {
+      *zeroed = alloc_in_unit(hpa, hp, off + npages, more);
+      ok = true;
+    }
+  }
+  ta_mutex_unlock(&hpa->lock);
+  return ok;
+}
+
+/* ---- purging ---- */
+
+static size_t purge_dirty_runs(ta_hpa_t *hpa, ta_hpage_t *hp) {
+  const ta_hpa_geometry_t *g = &ta_hpa_geometry;
+  size_t purged = 0, pos = 0;
+  while (pos < g->unit_pages) {
+    size_t s = ta_bitmap_find_set(dirty_bits(hp), pos, g->unit_pages);
+    if (s >= g->unit_pages) break;
+    size_t e = ta_bitmap_find_clear(dirty_bits(hp), s, g->unit_pages);
+    if (ta_os_purge((void *)(hp->base + (s << g->page_shift)), (e - s) << g->page_shift) == 0) {
+      ta_bitmap_clear_range(dirty_bits(hp), s, e - s);
+      purged += e - s;
+    }
+    pos = e;
+  }
+  hp->ndirty -= (uint32_t)purged;
+  hpa->stats.dirty_pages -= purged;
+  hpa->stats.purged_pages += purged;
+  return purged;
+}
+
+size_t ta_hpa_purge_step(ta_hpa_t *hpa, uint64_t now, size_t budget, bool force) {
+  const ta_hpa_geometry_t *g = &ta_hpa_geometry;
+  size_t purged = 0;
+  ta_mutex_lock(&hpa->lock);
+  /* Wholly free units: purge whole, so the range stays one hugepage-advised mapping. */
+  while (!ta_list_is_empty(&hpa->dirty_free) && (!budget || purged < budget)) {
+    ta_hpage_t *hp = ta_list_entry(hpa->dirty_free.next, ta_hpage_t, dirty_link);
+    if (!force && !ta_decay_is_due(now, hp->dirty_since, hpa->decay_ns)) break;
+    dirty_unlink(hp);
+    if (ta_os_purge((void *)hp->base, g->unit_size) != 0) {
+      hp->dirty_since = now; /* counted as still dirty; retried a decay period later */
+      ta_list_push_back(&hpa->dirty_free, &hp->dirty_link);
+      break;
+    }
+    memset(dirty_bits(hp), 0, words * sizeof(uint64_t));
+    purged += hp->ndirty;
+    hpa->stats.dirty_pages -= hp->ndirty;
+    hpa->stats.purged_pages += hp->ndirty;
+    hp->ndirty = 0;
+    if (hp->broken) {
+      if (g->hugepages) ta_os_advise_huge((void *)hp->base, g->unit_size, true);
+      hp->broken = false;
+      hpa->stats.broken_units--;
+    }
+  }
+  /* Units with live data: purge their free pages only when breaking the hugepage pays. */
+  size_t visits = 0;
+  for (ta_list_t *l = hpa->dirty_filler.next; l != &hpa->dirty_filler && (!budget || purged < budget);) {
+    ta_hpage_t *hp = ta_list_entry(l, ta_hpage_t, dirty_link);
+    if (!force && !ta_decay_is_due(now, hp->dirty_since, hpa->decay_ns)) break;
+    l = l->next;
+    dirty_unlink(hp);
+    if (force || ta_decay_should_break(hp->nused, g->unit_pages, hpa->break_pct, hp->broken)) {
+      if (!hp->broken && g->hugepages) {
+        ta_os_advise_huge((void *)hp->base, g->unit_size, false);
+        hp->broken = true;
+        hpa->stats.broken_units++;
+      }
+      purged += purge_dirty_runs(hpa, hp);
+      if (hp->ndirty) { /* a purge failed: try again later */
+        hp->dirty_since = now;
+        ta_list_push_back(&hpa->dirty_filler, &hp->dirty_link);
+      }
+    } else {
+      /* Kept whole: look again after another decay period. */
+      hp->dirty_since = now;
+      ta_list_push_back(&hpa->dirty_filler, &hp->dirty_link);
+      if (++visits > hpa->stats.units_in_use) break;
+    }
+  }
+  ta_mutex_unlock(&hpa->lock);
+  return purged;
+}
+
+uint64_t ta_hpa_next_due(ta_hpa_t *hpa) {
+  uint64_t due = UINT64_MAX;
+  ta_mutex_lock(&hpa->lock);
+  if (!ta_list_is_empty(&hpa->dirty_free))
+    due = ta_list_entry(hpa->dirty_free.next, ta_hpage_t, dirty_link)->dirty_since + hpa->decay_ns;
+  if (!ta_list_is_empty(&hpa->dirty_filler)) {
+    uint64_t d = ta_list_entry(hpa->dirty_filler.next, ta_hpage_t, dirty_link)->dirty_since + hpa->decay_ns;
+    if (d < due) due = d;
+  }
+  ta_mutex_unlock(&hpa->lock);
+  return due;
+}
+
+void ta_hpa_get_stats(ta_hpa_t *hpa, ta_hpa_stats_t *out) {
+  ta_mutex_lock(&hpa->lock);
+  *out = hpa->stats;
+  ta_mutex_unlock(&hpa->lock);
+}
+
+void ta_hpa_prefork(ta_hpa_t *hpa) { ta_mutex_lock(&hpa->lock); }
+void ta_hpa_postfork_parent(ta_hpa_t *hpa) { ta_mutex_unlock(&hpa->lock); }
+void ta_hpa_postfork_child(ta_hpa_t *hpa) { ta_mutex_postfork_child(&hpa->lock); }

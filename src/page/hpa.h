@@ -1,0 +1,105 @@
+/* hpa.h: the hugepage-aware page allocator, one per (node, tier).
+ *
+ * Memory is managed in hugepage units (the kernel's PMD hugepage size read at run time, e.g.
+ * 2 MiB on x86-64 with 4 KiB pages). Address space is reserved in large regions, advised
+ * MADV_HUGEPAGE once per region (and bound once per region by the tier layer), and carved into
+ * units, so the number of kernel mappings stays small. A request of at most one unit is served
+ * from a partly used unit (the "filler": the unit with the shortest free run that fits, which is
+ * the fullest one that can take it), else from a whole free unit; a larger request takes a span
+ * of whole units, whose unused tail pages go to the filler.
+ *
+ * Freed pages stay resident ("dirty") for dirty_decay_ms, for reuse; ta_hpa_purge_step then
+ * returns them. A whole free unit is purged as a whole and stays hugepage-advised. Free pages
+ * inside a unit that still holds live data are purged only when ta_decay_should_break agrees;
+ * the unit is then marked MADV_NOHUGEPAGE so khugepaged does not collapse it back to a resident
+ * hugepage, and re-advised once it is wholly free and purged.
+ *
+ * All functions are thread-safe (one lock per hpa, rank HPA). */
+#ifndef TA_HPA_H
+#define TA_HPA_H
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+
+#include "ds.h"
+
+TA_EXTERN_C_BEGIN
+
+/* Geometry fixed at start-up from the kernel's page and hugepage sizes. */
+typedef struct {
+  size_t page_size;
+  unsigned page_shift;
+  size_t unit_size;       /* hugepage unit in bytes */
+  size_t unit_pages;      /* base pages per unit, at most TA_HPA_MAX_UNIT_PAGES */
+  bool hugepages;         /* advise MADV_HUGEPAGE (THP available and conf.thp) */
+} ta_hpa_geometry_t;
+
+#define TA_HPA_MAX_UNIT_PAGES 2048
+
+extern ta_hpa_geometry_t ta_hpa_geometry;
+
+/* Reads ta_os_info and ta_conf; call once before any hpa is used. */
+void ta_hpa_geometry_init(void);
+
+typedef struct ta_hpa_stats {
+  size_t mapped_bytes;     /* address space reserved */
+  size_t active_pages;     /* handed out */
+  size_t dirty_pages;      /* free but resident */
+  size_t purged_pages;     /* returned to the kernel, total */
+  size_t broken_units;     /* units split on purpose (NOHUGEPAGE) now */
+  size_t units_in_use;     /* units holding live data */
+} ta_hpa_stats_t;
+
+struct ta_hpage;
+struct ta_region;
+
+typedef struct ta_hpa {
+  ta_mutex_t lock;
+  unsigned node;
+  uint64_t decay_ns;
+  unsigned break_pct;
+  struct ta_region *regions;
+  struct ta_region *last_region;     /* lookup cache */
+  ta_list_t *buckets;                /* filler units by longest free run */
+  unsigned nbuckets;
+  ta_list_t dirty_filler;            /* units with live data and dirty pages, oldest first */
+  ta_list_t dirty_free;              /* wholly free units still resident, oldest first */
+  /* Placement hook: called once for each fresh region before first touch (bind to a node);
+   * an error is counted and the region is used unbound. Set by the tier layer, NULL = none. */
+  int (*place_region)(struct ta_hpa *hpa, void *addr, size_t size);
+  ta_hpa_stats_t stats;
+  size_t place_failures;
+} ta_hpa_t;
+
+/* pre: ta_hpa_geometry_init ran. Returns 0 or ENOMEM. */
+int ta_hpa_init(ta_hpa_t *hpa, unsigned node, uint64_t decay_ns, unsigned break_pct);
+
+/* npages contiguous base pages whose address is a multiple of align_pages pages (a power of
+ * two). *zeroed says whether every page is known to read as zero. NULL when out of memory. */
+void *ta_hpa_alloc(ta_hpa_t *hpa, size_t npages, size_t align_pages, bool *zeroed);
+
+/* Returns pages from ta_hpa_alloc (all of an allocation, or its tail when shrinking). Freeing
+ * a page that is not allocated aborts with a message: it means heap corruption. */
+void ta_hpa_free(ta_hpa_t *hpa, void *addr, size_t npages);
+
+/* Grows an allocation in place by `more` pages if they are free and in the same unit.
+ * Returns true on success. */
+bool ta_hpa_try_grow(ta_hpa_t *hpa, void *addr, size_t npages, size_t more, bool *zeroed);
+
+/* Purges what is due at `now`, at most budget_pages pages (0 = no limit); `force` ignores the
+ * decay period (explicit purge requests). Returns the pages purged. */
+size_t ta_hpa_purge_step(ta_hpa_t *hpa, uint64_t now_ns, size_t budget_pages, bool force);
+
+/* When the next purge is due; UINT64_MAX when nothing is dirty. */
+uint64_t ta_hpa_next_due(ta_hpa_t *hpa);
+
+void ta_hpa_get_stats(ta_hpa_t *hpa, ta_hpa_stats_t *out);
+
+void ta_hpa_prefork(ta_hpa_t *hpa);
+void ta_hpa_postfork_parent(ta_hpa_t *hpa);
+void ta_hpa_postfork_child(ta_hpa_t *hpa);
+
+TA_EXTERN_C_END
+
+#endif
