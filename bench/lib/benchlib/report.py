@@ -127,6 +127,30 @@ def detail_table(idx, w, allocators):
     return ""
 
 
+def micro_table(micro):
+    if not micro or not micro.get("benchmarks"):
+        return ""
+    rows = {}
+    for b in micro["benchmarks"]:
+        name, agg = b.get("run_name", b["name"]), b.get("aggregate_name")
+        items = b.get("items_per_second")
+        if agg == "median" and items:
+            rows.setdefault(name, {})["ns"] = 1e9 / items
+        elif agg == "cv" and items is not None:
+            rows.setdefault(name, {})["cv"] = items
+    out = ["## Microbenchmarks of tieralloc's pieces", "",
+           "bench/micro (Google Benchmark, linked to the layer libraries): ns per item (one lookup, one "
+           "push or pop, one object freed) from items per second, which Google Benchmark computes from CPU "
+           "time (from the timed flush alone for BM_RemoteFree), median of 3 repetitions, with the "
+           "coefficient of variation. Debian's libbenchmark warns that it was built as DEBUG; that "
+           "affects its own bookkeeping, not the timed code.", "",
+           "| benchmark | ns per item | cv |", "|---|---|---|"]
+    for name, r in rows.items():
+        if "ns" in r:
+            out.append(f"| {name} | {r['ns']:.2f} | {100 * r.get('cv', 0):.1f}% |")
+    return "\n".join(out)
+
+
 def behind(idx, workloads, allocators, ref):
     """Plain list of where ref is slower or uses more memory than a peer (median of same-round ratios)."""
     lines = []
@@ -202,6 +226,10 @@ def write(outdir, results, workloads, allocators, ref, plots, notes_path, descri
         for extra in (detail_table(idx, w, allocators), numa_table(idx, w, allocators)):
             if extra:
                 out += [extra, ""]
+
+    micro = micro_table(results.get("micro"))
+    if micro:
+        out += [micro, ""]
 
     out += ["## Machine", "", "| | |", "|---|---|"]
     for k in ("arch", "cpu", "cpus_online", "mem_total_mib", "numa_nodes", "kernel", "thp_enabled",
