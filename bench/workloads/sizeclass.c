@@ -6,7 +6,9 @@
  * 8 KiB value is an 8196-byte request), it runs two patterns: pairs (malloc then free at once: the
  * thread cache's hit path) and batches (64 allocations freed in allocation order, which walks the
  * cache past its top and exercises fill/flush). The time per operation of each size and pattern is
- * reported; the headline ops/s counts every malloc and every free. */
+ * the best of SLICES equal slices, so a slice in which the shared machine preempted us does not
+ * count; the headline ops and seconds are those of the best slice of every size and pattern
+ * (each malloc and each free is one op). */
 #include "harness.h"
 
 #include <stdio.h>
@@ -18,13 +20,14 @@ static const size_t sizes[] = {8,    16,   24,   32,   48,   64,   80,   96,    
                                4096, 4100, 6144, 8192, 8196, 12288, 16384, 16400, 32768};
 #define NSIZES (sizeof sizes / sizeof sizes[0])
 #define BATCH 64
+#define SLICES 5
 
 int main(int argc, char **argv) {
   wl_args_t args;
   wl_args_parse(&args, argc, argv, "sizeclass", 0, 0);
   /* Per size: pair iterations, and batch rounds of BATCH objects. */
-  uint64_t pairs = wl_count(&args, 60000, 600000);
-  uint64_t rounds = pairs / BATCH;
+  uint64_t pairs = wl_count(&args, 60000, 600000) / SLICES; /* per slice */
+  uint64_t rounds = pairs / BATCH + 1;
   double pair_ns[NSIZES], batch_ns[NSIZES];
   uint64_t ops = 0;
   void *batch[BATCH];
@@ -36,32 +39,38 @@ int main(int argc, char **argv) {
     for (int i = 0; i < BATCH; i++) free(batch[i]);
   }
 
-  double t_start = wl_now();
+  double best_total = 0;
   for (size_t s = 0; s < NSIZES; s++) {
     size_t size = sizes[s];
-    double t0 = wl_now();
-    for (uint64_t i = 0; i < pairs; i++) {
-      char *p = malloc(size);
-      p[0] = (char)i;
-      WL_SINK(p);
-      free(p);
-    }
-    double t1 = wl_now();
-    for (uint64_t r = 0; r < rounds; r++) {
-      for (int i = 0; i < BATCH; i++) {
+    double best_pair = 1e30, best_batch = 1e30;
+    for (int slice = 0; slice < SLICES; slice++) {
+      double t0 = wl_now();
+      for (uint64_t i = 0; i < pairs; i++) {
         char *p = malloc(size);
         p[0] = (char)i;
-        batch[i] = p;
+        WL_SINK(p);
+        free(p);
       }
-      WL_SINK(batch);
-      for (int i = 0; i < BATCH; i++) free(batch[i]);
+      double t1 = wl_now();
+      for (uint64_t r = 0; r < rounds; r++) {
+        for (int i = 0; i < BATCH; i++) {
+          char *p = malloc(size);
+          p[0] = (char)i;
+          batch[i] = p;
+        }
+        WL_SINK(batch);
+        for (int i = 0; i < BATCH; i++) free(batch[i]);
+      }
+      double t2 = wl_now();
+      if (t1 - t0 < best_pair) best_pair = t1 - t0;
+      if (t2 - t1 < best_batch) best_batch = t2 - t1;
     }
-    double t2 = wl_now();
-    pair_ns[s] = (t1 - t0) * 1e9 / (double)(2 * pairs);
-    batch_ns[s] = (t2 - t1) * 1e9 / (double)(2 * rounds * BATCH);
     ops += 2 * pairs + 2 * rounds * BATCH;
+    best_total += best_pair + best_batch;
+    pair_ns[s] = best_pair * 1e9 / (double)(2 * pairs);
+    batch_ns[s] = best_batch * 1e9 / (double)(2 * rounds * BATCH);
   }
-  double seconds = wl_now() - t_start;
+  double seconds = best_total;
 
   wl_mem_t steady;
   wl_mem_sample(&steady);

@@ -35,7 +35,7 @@ def _histogram(path, title, ylabel, rows, columns, values, logscale=False, error
         style = "errorbars gap 2 lw 1" if errorbars is not None else "clustered gap 2"
         n = len(columns)
         lines = [
-            f"set terminal pngcairo size 1100,520 font 'DejaVu Sans,10'",
+            f"set terminal pngcairo noenhanced size 1100,520 font 'DejaVu Sans,10'",
             f"set output {_quote(path)}",
             f"set title {_quote(title)}",
             f"set ylabel {_quote(ylabel)}",
@@ -133,11 +133,11 @@ def _idle_plot(path, idx, workloads, allocators):
     tmp = tempfile.mkdtemp(prefix="tabench-plot-")
     try:
         n = len(workloads)
-        lines = [f"set terminal pngcairo size {420 * n + 80},460 font 'DejaVu Sans,10'",
+        lines = [f"set terminal pngcairo noenhanced size {420 * n + 80},500 font 'DejaVu Sans,10'",
                  f"set output {_quote(path)}",
                  f"set multiplot layout 1,{n} title 'RSS after everything is freed (t = 0), process idle; "
                  "dashed: RSS at steady state before the free (median of rounds)'",
-                 "set grid", "set key bottom left font ',9'", "set xlabel 'seconds idle'",
+                 "set grid", "set key below font ',9'", "set xlabel 'seconds idle'",
                  "set ylabel 'RSS MiB'", "set yrange [0:*]"]
         for w in workloads:
             plots = []

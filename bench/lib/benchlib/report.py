@@ -89,7 +89,7 @@ def detail_table(idx, w, allocators):
     if w == "sizeclass":
         any_rec = next(iter(idx[(w, present[0])].values()))
         sizes = list(any_rec["extra"]["ns_per_op_pair"].keys())
-        out = ["ns per malloc or free (median of rounds), pairs / batches of 64:", "",
+        out = ["ns per malloc or free, best of 5 slices (median of rounds), pairs / batches of 64:", "",
                "| size B | " + " | ".join(present) + " |", "|---|" + "---|" * len(present)]
         for s in sizes:
             cells = []
