@@ -18,7 +18,7 @@
 int main(int argc, char **argv) {
   wl_args_t args;
   wl_args_parse(&args, argc, argv, "large", 0, 0);
-  uint64_t count = wl_count(&args, 6000, 12000);
+  uint64_t count = wl_count(&args, 6000, 6000);
   size_t max_size = args.quick ? 4u << 20 : 32u << 20;
   wl_rng_t rng;
   wl_rng_seed(&rng, args.seed);

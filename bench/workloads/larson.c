@@ -44,7 +44,7 @@ int main(int argc, char **argv) {
   wl_args_t args;
   wl_args_parse(&args, argc, argv, "larson", 0, 0);
   size_t nobjs = 1000; /* per slot, as in the original benchmark's server setting */
-  uint64_t generations = wl_count(&args, 100, 1000);
+  uint64_t generations = wl_count(&args, 100, 500);
   uint64_t steps = 50000; /* per thread and generation */
   int nslots = args.threads;
   slot_t *slots = calloc((size_t)nslots, sizeof *slots);

@@ -83,7 +83,7 @@ int main(int argc, char **argv) {
   wl_args_t args;
   wl_args_parse(&args, argc, argv, "xmalloc", 0, 0);
   int npairs = args.threads / 2 > 0 ? args.threads / 2 : 1;
-  uint64_t objects = wl_count(&args, 4000000, 20000000) / (uint64_t)npairs / BATCH * BATCH;
+  uint64_t objects = wl_count(&args, 4000000, 12000000) / (uint64_t)npairs / BATCH * BATCH;
   pair_t *pairs = calloc((size_t)npairs, sizeof *pairs);
   pthread_t *tids = calloc(2 * (size_t)npairs, sizeof *tids);
   for (int i = 0; i < npairs; i++) {

@@ -94,7 +94,7 @@ def redis_phases(quick, scale=1.0):
     replaced by values of other sizes, as a live dataset changes), reads, and the collection types.
     -P 16 pipelines requests so the server's own work, allocation included, is a larger share of the
     time than the loopback round trips."""
-    n, keys = (40000, 20000) if quick else (500000, 100000)
+    n, keys = (40000, 20000) if quick else (300000, 100000)
     n = max(100, int(n * scale))
     common = ["-c", "20", "-P", "16", "-r", str(keys), "-n", str(n)]
     return [
@@ -211,7 +211,7 @@ def run_memcached(allocator, base_env, quick, idle_s, timeout, scale=1.0):
     if os.geteuid() == 0:
         argv += ["-u", "nobody"]  # memcached refuses to run as root
     server = proc.Child(argv, allocator.environ(base_env), stdout=subprocess.DEVNULL)
-    ops = max(1000, int((40000 if quick else 600000) * scale))
+    ops = max(1000, int((40000 if quick else 300000) * scale))
     record = {"ok": False}
     try:
         _wait_port(port, server)
