@@ -258,7 +258,7 @@ int main(int argc, char **argv) {
   wl_mem_t loaded;
   wl_mem_sample(&loaded);
 
-  double t0 = wl_now();
+  double t0 = wl_now(), c0 = wl_cpu_now();
   uint64_t cursor = 0;
   for (uint64_t now = 1; now <= ops; now++) {
     uint64_t id = zipf_next(&zipf, &rng);
@@ -287,7 +287,7 @@ int main(int argc, char **argv) {
     if (now % 1000 == 0) expire_cycle(now, &cursor, 64);
   }
   lazy_drain();
-  double seconds = wl_now() - t0;
+  double seconds = wl_now() - t0, cpu_seconds = wl_cpu_now() - c0;
   wl_mem_t steady;
   wl_mem_sample(&steady);
   uint64_t steady_live = live_bytes, steady_items = nitems;
@@ -303,7 +303,7 @@ int main(int argc, char **argv) {
   wl_mem_sample(&freed);
 
   wl_out_begin(&args);
-  wl_out_timing(ops, seconds);
+  wl_out_timing(ops, seconds, cpu_seconds);
   wl_out_num("load_s", load_s);
   wl_out_num("flush_s", flush_s);
   wl_out_int("keys", (long long)keys);

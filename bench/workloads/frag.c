@@ -46,7 +46,7 @@ int main(int argc, char **argv) {
   live = arrays;
   uint64_t ops = 0;
 
-  double t0 = wl_now();
+  double t0 = wl_now(), c0 = wl_cpu_now();
   size_t nsmall = 0;
   while (live < target + arrays && nsmall < cap_small) {
     small[nsmall] = alloc_obj(&rng, 16, 256, &small_size[nsmall]);
@@ -54,10 +54,10 @@ int main(int argc, char **argv) {
   }
   ops += nsmall;
   wl_mem_t filled;
-  double t_pause = wl_now();
+  double t_pause = wl_now(), c_pause = wl_cpu_now();
   wl_mem_sample(&filled);
   double r_filled = ratio(&filled);
-  double paused = wl_now() - t_pause;
+  double paused = wl_now() - t_pause, cpu_paused = wl_cpu_now() - c_pause;
 
   size_t kept = 0;
   for (size_t i = 0; i < nsmall; i++) {
@@ -70,11 +70,11 @@ int main(int argc, char **argv) {
       kept++;
     }
   }
-  t_pause = wl_now();
+  t_pause = wl_now(), c_pause = wl_cpu_now();
   wl_mem_t after_free;
   wl_mem_sample(&after_free);
   double r_after_free = ratio(&after_free);
-  paused += wl_now() - t_pause;
+  paused += wl_now() - t_pause, cpu_paused += wl_cpu_now() - c_pause;
 
   size_t nlarge = 0;
   while (live < target + arrays && nlarge < cap_large) {
@@ -82,22 +82,22 @@ int main(int argc, char **argv) {
     nlarge++;
   }
   ops += nlarge;
-  t_pause = wl_now();
+  t_pause = wl_now(), c_pause = wl_cpu_now();
   wl_mem_t refilled;
   wl_mem_sample(&refilled);
   double r_refilled = ratio(&refilled);
-  paused += wl_now() - t_pause;
+  paused += wl_now() - t_pause, cpu_paused += wl_cpu_now() - c_pause;
 
   for (size_t i = 0; i < nsmall; i++)
     if (small[i]) free(small[i]), ops++;
   for (size_t i = 0; i < nlarge; i++) free(large[i]), ops++;
-  double seconds = wl_now() - t0 - paused;
+  double seconds = wl_now() - t0 - paused, cpu_seconds = wl_cpu_now() - c0 - cpu_paused;
   live = arrays;
   wl_mem_t freed;
   wl_mem_sample(&freed);
 
   wl_out_begin(&args);
-  wl_out_timing(ops, seconds);
+  wl_out_timing(ops, seconds, cpu_seconds);
   wl_out_int("small_objects", (long long)nsmall);
   wl_out_int("small_kept", (long long)kept);
   wl_out_int("large_objects", (long long)nlarge);

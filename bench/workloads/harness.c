@@ -109,6 +109,16 @@ double wl_now(void) {
   return (double)ts.tv_sec + (double)ts.tv_nsec * 1e-9;
 }
 
+static double clock_s(clockid_t id) {
+  struct timespec ts;
+  clock_gettime(id, &ts);
+  return (double)ts.tv_sec + (double)ts.tv_nsec * 1e-9;
+}
+
+double wl_cpu_now(void) { return clock_s(CLOCK_PROCESS_CPUTIME_ID); }
+
+double wl_thread_cpu_now(void) { return clock_s(CLOCK_THREAD_CPUTIME_ID); }
+
 void wl_touch(void *p, size_t size) {
   volatile char *c = p;
   for (size_t off = 0; off < size; off += 4096) c[off] = (char)off;
@@ -309,10 +319,12 @@ void wl_out_mem(const char *key, const wl_mem_t *m) {
   wl_out_obj_end();
 }
 
-void wl_out_timing(uint64_t ops, double seconds) {
+void wl_out_timing(uint64_t ops, double seconds, double cpu_seconds) {
   wl_out_int("ops", (long long)ops);
   wl_out_num("seconds", seconds);
   wl_out_num("ops_per_s", seconds > 0 ? (double)ops / seconds : 0);
+  wl_out_num("cpu_seconds", cpu_seconds);
+  wl_out_num("ops_per_cpu_s", cpu_seconds > 0 ? (double)ops / cpu_seconds : 0);
 }
 
 void wl_out_end(void) {

@@ -54,6 +54,11 @@ double wl_rng_unit(wl_rng_t *r);
 
 /* Monotonic seconds. */
 double wl_now(void);
+/* CPU seconds of the whole process (every thread, user + system): on a shared machine the work an
+ * allocator costs shows here even when the wall clock is stretched by other processes. */
+double wl_cpu_now(void);
+/* CPU seconds of the calling thread. */
+double wl_thread_cpu_now(void);
 /* Writes one byte per page (and the last byte) so the allocation is really backed. */
 void wl_touch(void *p, size_t size);
 
@@ -72,8 +77,9 @@ void wl_out_obj_begin(const char *key);
 void wl_out_obj_end(void);
 void wl_out_arr_begin(const char *key);
 void wl_out_arr_end(void);
-/* Times the measured phase: ops done and its seconds become ops, seconds and ops_per_s. */
-void wl_out_timing(uint64_t ops, double seconds);
+/* Times the measured phase: ops done, its wall seconds and its CPU seconds become ops, seconds,
+ * ops_per_s, cpu_seconds and ops_per_cpu_s. */
+void wl_out_timing(uint64_t ops, double seconds, double cpu_seconds);
 void wl_out_end(void);
 
 /* The idle wait after a burst: sleeps idle_s seconds without touching the allocator and samples

@@ -25,7 +25,7 @@ int main(int argc, char **argv) {
   void *window[WINDOW] = {0};
   uint64_t bytes = 0, checksum = 0;
 
-  double t0 = wl_now();
+  double t0 = wl_now(), c0 = wl_cpu_now();
   for (uint64_t n = 0; n < count; n++) {
     size_t size = wl_rng_logrange(&rng, 64 << 10, max_size);
     int zeroed = wl_rng_next(&rng) % 4 == 0;
@@ -39,7 +39,7 @@ int main(int argc, char **argv) {
     free(window[n % WINDOW]);
     window[n % WINDOW] = p;
   }
-  double seconds = wl_now() - t0;
+  double seconds = wl_now() - t0, cpu_seconds = wl_cpu_now() - c0;
   wl_mem_t steady;
   wl_mem_sample(&steady);
   for (int i = 0; i < WINDOW; i++) free(window[i]);
@@ -47,7 +47,7 @@ int main(int argc, char **argv) {
   wl_mem_sample(&freed);
 
   wl_out_begin(&args);
-  wl_out_timing(count, seconds);
+  wl_out_timing(count, seconds, cpu_seconds);
   wl_out_num("gib_per_s", seconds > 0 ? (double)bytes / seconds / (double)(1ull << 30) : 0);
   wl_out_int("bytes", (long long)bytes);
   wl_out_int("checksum", (long long)checksum);

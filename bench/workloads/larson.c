@@ -58,12 +58,12 @@ int main(int argc, char **argv) {
   }
 
   pthread_t *tids = calloc((size_t)nslots, sizeof *tids);
-  double t0 = wl_now();
+  double t0 = wl_now(), c0 = wl_cpu_now();
   for (uint64_t g = 0; g < generations; g++) {
     for (int t = 0; t < nslots; t++) pthread_create(&tids[t], NULL, generation, &slots[t]);
     for (int t = 0; t < nslots; t++) pthread_join(tids[t], NULL);
   }
-  double seconds = wl_now() - t0;
+  double seconds = wl_now() - t0, cpu_seconds = wl_cpu_now() - c0;
 
   wl_mem_t steady;
   wl_mem_sample(&steady);
@@ -78,7 +78,7 @@ int main(int argc, char **argv) {
 
   uint64_t ops = 2 * (uint64_t)nslots * generations * steps; /* a malloc and a free per step */
   wl_out_begin(&args);
-  wl_out_timing(ops, seconds);
+  wl_out_timing(ops, seconds, cpu_seconds);
   wl_out_mem("steady", &steady);
   wl_out_int("threads_created", (long long)(generations * (uint64_t)nslots));
   wl_out_int("checksum", (long long)checksum);

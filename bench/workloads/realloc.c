@@ -42,7 +42,7 @@ int main(int argc, char **argv) {
   for (int i = 0; i < NBUF; i++) buf_new(&bufs[i], &rng);
   uint64_t reallocs = 0, finished = 0, checksum = 0;
 
-  double t0 = wl_now();
+  double t0 = wl_now(), c0 = wl_cpu_now();
   for (uint64_t n = 0; n < appends; n++) {
     buf_t *b = &bufs[n % NBUF];
     size_t add = wl_rng_range(&rng, 1, 64);
@@ -64,13 +64,13 @@ int main(int argc, char **argv) {
       buf_new(b, &rng);
     }
   }
-  double seconds = wl_now() - t0;
+  double seconds = wl_now() - t0, cpu_seconds = wl_cpu_now() - c0;
   wl_mem_t steady;
   wl_mem_sample(&steady);
   for (int i = 0; i < NBUF; i++) free(bufs[i].p);
 
   wl_out_begin(&args);
-  wl_out_timing(appends, seconds);
+  wl_out_timing(appends, seconds, cpu_seconds);
   wl_out_int("reallocs", (long long)reallocs);
   wl_out_int("buffers_finished", (long long)finished);
   wl_out_int("checksum", (long long)checksum);

@@ -93,13 +93,13 @@ int main(int argc, char **argv) {
     pairs[i].objects = objects;
     pairs[i].seed = args.seed + (uint64_t)i;
   }
-  double t0 = wl_now();
+  double t0 = wl_now(), c0 = wl_cpu_now();
   for (int i = 0; i < npairs; i++) {
     pthread_create(&tids[2 * i], NULL, consumer, &pairs[i]);
     pthread_create(&tids[2 * i + 1], NULL, producer, &pairs[i]);
   }
   for (int i = 0; i < 2 * npairs; i++) pthread_join(tids[i], NULL);
-  double seconds = wl_now() - t0;
+  double seconds = wl_now() - t0, cpu_seconds = wl_cpu_now() - c0;
 
   wl_mem_t steady;
   wl_mem_sample(&steady);
@@ -109,7 +109,7 @@ int main(int argc, char **argv) {
   free(pairs);
 
   wl_out_begin(&args);
-  wl_out_timing(2 * objects * (uint64_t)npairs, seconds);
+  wl_out_timing(2 * objects * (uint64_t)npairs, seconds, cpu_seconds);
   wl_out_mem("steady", &steady);
   wl_out_int("checksum", (long long)checksum);
   wl_out_end();

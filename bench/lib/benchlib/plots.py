@@ -84,19 +84,20 @@ def draw(outdir, results, workloads, allocators, ref):
     written = []
     peers = [a for a in allocators if a != ref]
 
-    values, bars = {}, {}
-    for w in workloads:
-        for p in peers:
-            s = stats.summary(stats.pair_ratios(idx, w, ref, p))
-            if s:
-                values[(w, f"vs {p}")] = s["median"]
-                bars[(w, f"vs {p}")] = (s["min"], s["max"])
-    if values:
-        _histogram(os.path.join(outdir, "time_ratio.png"),
-                   f"{ref} time / peer time, same round (median, min-max); below 1: {ref} faster",
-                   f"{ref} time / peer time (log scale)", workloads, [f"vs {p}" for p in peers], values,
-                   errorbars=bars, hline=1, logscale=True)
-        written.append("time_ratio.png")
+    for name, metric, what in (("time_ratio.png", stats.wall, "wall time"), ("cpu_ratio.png", stats.cpu, "CPU time")):
+        values, bars = {}, {}
+        for w in workloads:
+            for p in peers:
+                s = stats.summary(stats.pair_ratios(idx, w, ref, p, metric))
+                if s:
+                    values[(w, f"vs {p}")] = s["median"]
+                    bars[(w, f"vs {p}")] = (s["min"], s["max"])
+        if values:
+            _histogram(os.path.join(outdir, name),
+                       f"{ref} {what} / peer {what}, same round (median, min-max); below 1: {ref} faster",
+                       f"ratio (log scale)", workloads, [f"vs {p}" for p in peers], values,
+                       errorbars=bars, hline=1, logscale=True)
+            written.append(name)
 
     values = {}
     for w in workloads:

@@ -9,6 +9,16 @@ import threading
 import time
 
 
+_live = set()
+
+
+def kill_all():
+    """Kills every child still running (their own process groups): used when the driver is
+    interrupted, so no server or workload outlives it."""
+    for child in list(_live):
+        child.kill()
+
+
 class Child:
     """A started process. stdout/stderr are collected by reader threads into text."""
 
@@ -18,6 +28,7 @@ class Child:
         self.popen = subprocess.Popen(argv, env=env, stdout=stdout, stderr=subprocess.PIPE,
                                       stdin=subprocess.DEVNULL, cwd=cwd, start_new_session=True)
         self.pid = self.popen.pid
+        _live.add(self)
         self._out, self._err = [], []
         self._readers = []
         for stream, sink in ((self.popen.stdout, self._out), (self.popen.stderr, self._err)):
@@ -65,6 +76,7 @@ class Child:
         finally:
             timer.cancel()
         self.wall_s = time.monotonic() - self.t0
+        _live.discard(self)
         self.rusage = ru
         self.status = os.waitstatus_to_exitcode(status)
         self.popen.returncode = self.status  # keep Popen from reaping again

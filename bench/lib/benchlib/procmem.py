@@ -1,5 +1,6 @@
 """Memory of a running process, read from /proc from the outside (for the servers; the C workloads
 sample themselves with the same fields, see bench/workloads/harness.c)."""
+import os
 import re
 
 _NODE_RE = re.compile(r"\bN(\d+)=(\d+)")
@@ -65,3 +66,14 @@ def numa_residency(pid):
     except OSError:
         pass
     return nodes
+
+
+def cpu_seconds(pid):
+    """User + system CPU seconds of every thread of the process so far, or None when it is gone."""
+    try:
+        with open(f"/proc/{pid}/stat") as f:
+            fields = f.read().rsplit(")", 1)[1].split()
+    except OSError:
+        return None
+    # After the command name: state is field 3, utime and stime are fields 14 and 15.
+    return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")

@@ -33,6 +33,8 @@ def run(binary, mode_args, allocator, base_env, timeout):
     record["ops"] = result.pop("ops")
     record["seconds"] = result.pop("seconds")
     record["ops_per_s"] = result.pop("ops_per_s")
+    record["cpu_seconds"] = result.pop("cpu_seconds", None)
+    record["ops_per_cpu_s"] = result.pop("ops_per_cpu_s", None)
     record["idle"] = result.pop("idle", None)
     mem = {}
     for key in list(result):

@@ -34,18 +34,20 @@ def _pct(x):
 
 
 def workload_table(idx, w, allocators, ref):
-    head = ("| allocator | ops/s | " + f"{ref} time ÷ this | CPU s | peak RSS MiB | RSS steady MiB | "
-            "RSS freed MiB | RSS after idle MiB | THP coverage | minor faults |")
+    head = (f"| allocator | ops/s | {ref} wall time ÷ this | {ref} CPU time ÷ this | CPU s (process) | "
+            "peak RSS MiB | RSS steady MiB | RSS freed MiB | RSS after idle MiB | THP coverage | minor faults |")
     rows = [head, "|" + "---|" * (head.count("|") - 1)]
     for a in allocators:
         recs = list(idx.get((w, a), {}).values())
         if not recs:
             continue
-        ratio = stats.summary(stats.pair_ratios(idx, w, ref, a)) if a != ref else None
+        wall = stats.summary(stats.pair_ratios(idx, w, ref, a)) if a != ref else None
+        cpu = stats.summary(stats.pair_ratios(idx, w, ref, a, stats.cpu)) if a != ref else None
         cells = [
             f"**{a}**" if a == ref else a,
             _range(stats.summary([r["ops_per_s"] for r in recs]), _si),
-            "(reference)" if a == ref else _range(ratio, _ratio),
+            "(reference)" if a == ref else _range(wall, _ratio),
+            "(reference)" if a == ref else _range(cpu, _ratio),
             _range(stats.summary([r["cpu_s"] for r in recs]), lambda x: f"{x:.2f}"),
             _range(stats.summary([stats.peak_rss_kb(r) for r in recs]), _mib),
             _range(stats.summary([stats.mem(r, "steady") for r in recs]), _mib),
@@ -158,16 +160,21 @@ def behind(idx, workloads, allocators, ref):
         for p in allocators:
             if p == ref:
                 continue
-            s = stats.summary(stats.pair_ratios(idx, w, ref, p))
-            if s and s["median"] > 1.0:
-                noise = " (within the round-to-round range: may be noise)" if s["min"] <= 1.0 else ""
-                lines.append(f"- **{w}**: {ref} takes {100 * (s['median'] - 1):.1f}% more time than {p} "
-                             f"(ratio {s['median']:.3f}, {s['min']:.3f}–{s['max']:.3f}){noise}.")
+            w_s = stats.summary(stats.pair_ratios(idx, w, ref, p))
+            c_s = stats.summary(stats.pair_ratios(idx, w, ref, p, stats.cpu))
+            slower = [(label, s) for label, s in (("wall", w_s), ("CPU", c_s)) if s and s["median"] > 1.0]
+            if slower:
+                parts = []
+                for label, s in slower:
+                    noise = ", within the round-to-round range" if s["min"] <= 1.0 else ""
+                    parts.append(f"{100 * (s['median'] - 1):.0f}% more {label} time (ratio {s['median']:.2f}, "
+                                 f"{s['min']:.2f}–{s['max']:.2f}{noise})")
+                lines.append(f"- **{w}** vs {p}: " + "; ".join(parts) + ".")
             for label, metric in (("peak RSS", stats.peak_rss_kb),
                                   ("RSS after free + idle", lambda r: stats.mem(r, "idle_end"))):
                 m = stats.summary(stats.pair_ratios(idx, w, ref, p, metric))
                 if m and m["median"] > 1.05:
-                    lines.append(f"- **{w}**: {label} of {ref} is {m['median']:.2f}× that of {p}.")
+                    lines.append(f"- **{w}** vs {p}: {label} {m['median']:.2f}× the peer's.")
     return lines
 
 
@@ -183,8 +190,9 @@ def write(outdir, results, workloads, allocators, ref, plots, notes_path, descri
         "parentheses; ratios are computed pair by pair within a round (two runs made back to back), "
         "then summarised.",
         "",
-        "Reproduce: `bench/run --quick` (about 3 minutes) or `bench/run --full` (about 30 minutes); "
-        "`bench/run --help` lists the options. `bench/run compare A.json B.json` compares two runs.",
+        "Reproduce: `bench/run --quick` (about 5 minutes) or `bench/run --full` (about 30 minutes); "
+        "`bench/run --help` lists the options. `bench/run compare A.json B.json` compares two runs; "
+        "[reproducibility.md](reproducibility.md), where present, is such a comparison of two quick runs.",
         "",
     ]
     for msg in results.get("skipped", []):
@@ -198,16 +206,24 @@ def write(outdir, results, workloads, allocators, ref, plots, notes_path, descri
 
     peers = [a for a in allocators if a != ref]
     out += [f"## Summary: {ref} time ÷ peer time", "",
-            f"Geometric mean over workloads of the per-workload median ratio; below 1 means {ref} is faster.",
-            "", "| peer | geometric mean | best workload | worst workload |", "|---|---|---|---|"]
+            f"Geometric mean over workloads of the per-workload median ratio; below 1 means {ref} is faster. "
+            "Wall time is the workload's timed phase (for the servers: requests ÷ the load tool's rate); CPU "
+            "time is the process's user + system time over the same phase (for the servers: the server's "
+            "alone). CPU time is the steadier of the two on a shared machine, but it does not see time spent "
+            "waiting on a lock.",
+            "", "| peer | wall: geometric mean | best | worst | CPU: geometric mean | best | worst |",
+            "|---|---|---|---|---|---|---|"]
     for p in peers:
-        per = {w: stats.median(stats.pair_ratios(idx, w, ref, p)) for w in workloads}
-        per = {w: v for w, v in per.items() if v}
-        if not per:
-            continue
-        best, worst = min(per, key=per.get), max(per, key=per.get)
-        out.append(f"| {p} | {stats.geomean(per.values()):.3f} | {best} {per[best]:.3f} | "
-                   f"{worst} {per[worst]:.3f} |")
+        cells = []
+        for metric in (stats.wall, stats.cpu):
+            per = {w: stats.median(stats.pair_ratios(idx, w, ref, p, metric)) for w in workloads}
+            per = {w: v for w, v in per.items() if v}
+            if not per:
+                cells += ["–", "–", "–"]
+                continue
+            best, worst = min(per, key=per.get), max(per, key=per.get)
+            cells += [f"{stats.geomean(per.values()):.3f}", f"{best} {per[best]:.2f}", f"{worst} {per[worst]:.2f}"]
+        out.append(f"| {p} | " + " | ".join(cells) + " |")
     out.append("")
 
     out += [f"## Where {ref} is behind", ""]

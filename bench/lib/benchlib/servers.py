@@ -94,7 +94,7 @@ def redis_phases(quick, scale=1.0):
     replaced by values of other sizes, as a live dataset changes), reads, and the collection types.
     -P 16 pipelines requests so the server's own work, allocation included, is a larger share of the
     time than the loopback round trips."""
-    n, keys = (40000, 20000) if quick else (300000, 100000)
+    n, keys = (30000, 20000) if quick else (300000, 100000)
     n = max(100, int(n * scale))
     common = ["-c", "20", "-P", "16", "-r", str(keys), "-n", str(n)]
     return [
@@ -126,6 +126,7 @@ def run_redis(allocator, base_env, quick, idle_s, shim_lib, timeout, scale=1.0):
         _wait_port(port, server)
         per_test, seconds, ops = {}, 0.0, 0
         deadline = time.monotonic() + timeout
+        cpu0 = procmem.cpu_seconds(server.pid)
         for phase in redis_phases(quick, scale):
             out = subprocess.run([bench_bin, "-h", "127.0.0.1", "-p", str(port), "--csv"] + phase,
                                  capture_output=True, text=True,
@@ -142,6 +143,7 @@ def run_redis(allocator, base_env, quick, idle_s, shim_lib, timeout, scale=1.0):
                 per_test[name] = rps
                 seconds += n / rps
                 ops += n
+        cpu = procmem.cpu_seconds(server.pid) - cpu0
         steady = procmem.sample(server.pid)
         record["dbsize"] = _resp(port, "DBSIZE")
         info = _resp(port, "INFO", "memory") or ""
@@ -162,7 +164,8 @@ def run_redis(allocator, base_env, quick, idle_s, shim_lib, timeout, scale=1.0):
         if code != 0:
             raise RuntimeError(f"redis-server exited with {code}")
         record.update({"ok": True, "ops": ops, "seconds": round(seconds, 4),
-                       "ops_per_s": ops / seconds if seconds else 0, "idle": series,
+                       "ops_per_s": ops / seconds if seconds else 0, "cpu_seconds": cpu,
+                       "ops_per_cpu_s": ops / cpu if cpu else None, "idle": series,
                        "mem": {"steady": steady, "freed": freed, "idle_end": idle_end},
                        "extra": {"rps": per_test, "idle_s": idle_s}})
     except (RuntimeError, OSError, subprocess.SubprocessError, ValueError) as e:
@@ -215,6 +218,7 @@ def run_memcached(allocator, base_env, quick, idle_s, timeout, scale=1.0):
     record = {"ok": False}
     try:
         _wait_port(port, server)
+        cpu0 = procmem.cpu_seconds(server.pid)
         out = subprocess.run([client_bin, "-s", f"127.0.0.1:{port}", "-T", "2", "-c", "32", "-x", str(ops),
                               "-F", cfg], capture_output=True, text=True, timeout=timeout)
         tps = re.search(r"Ops: (\d+) TPS: (\d+)", out.stdout)
@@ -223,6 +227,7 @@ def run_memcached(allocator, base_env, quick, idle_s, timeout, scale=1.0):
         # memcaslap's own clock covers the load only, not its start-up (key and value generation).
         ops = int(tps.group(1))
         seconds = ops / int(tps.group(2))
+        cpu = procmem.cpu_seconds(server.pid) - cpu0
         stats = {}
         for line in out.stdout.splitlines():
             k, sep, v = line.partition(":")
@@ -242,6 +247,7 @@ def run_memcached(allocator, base_env, quick, idle_s, timeout, scale=1.0):
         if code not in (0, -signal.SIGTERM):
             raise RuntimeError(f"memcached exited with {code}")
         record.update({"ok": True, "ops": ops, "seconds": round(seconds, 4), "ops_per_s": ops / seconds,
+                       "cpu_seconds": cpu, "ops_per_cpu_s": ops / cpu if cpu else None,
                        "flush_s": round(flush_s, 4), "idle": series,
                        "mem": {"steady": steady, "freed": freed, "idle_end": idle_end},
                        "extra": dict(stats, idle_s=idle_s)})

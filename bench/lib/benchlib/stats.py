@@ -32,7 +32,15 @@ def index(runs):
     return out
 
 
-def pair_ratios(idx, workload, ref, peer, metric=lambda r: r["seconds"]):
+def wall(r):
+    return r["seconds"]
+
+
+def cpu(r):
+    return r.get("cpu_seconds")
+
+
+def pair_ratios(idx, workload, ref, peer, metric=wall):
     """metric(ref) / metric(peer) per round where both ran in that round: the ratio of two runs made
     back to back, so a slow minute of the machine hits both."""
     a, b = idx.get((workload, ref), {}), idx.get((workload, peer), {})
