@@ -6,8 +6,12 @@
  * topology refinement start later, off this path. */
 #include "init.h"
 
+#include "stats.h"
+
 #include <pthread.h>
+#include <stdlib.h>
 #include <string.h>
+#include <unistd.h>
 
 #include "conf.h"
 
@@ -38,15 +42,48 @@ static void postfork_child(void) {
   ta_background_postfork_child();
 }
 
+static void at_exit(void) {
+  if (ta_conf.stats_live) ta_stats_unpublish();
+  if (ta_conf.stats_print) {
+    static ta_stats_t snap;
+    static char text[128 * 1024];
+    ta_stats_collect(&snap);
+    size_t len = ta_stats_render_table(&snap, text, sizeof(text));
+    ssize_t w = write(2, text, len < sizeof(text) ? len : sizeof(text) - 1);
+    (void)w;
+  }
+}
+
+ta_tier_policy_t ta_large_policy;
+
+static void policy_init(void) {
+  ta_large_policy.kind = (ta_tier_policy_kind_t)ta_conf.tier_policy; /* enum orders agree */
+  ta_large_policy.threshold_bytes = ta_conf.tier_threshold_kb << 10;
+  ta_large_policy.ratio_pct = (unsigned)ta_conf.tier_ratio_pct;
+  const char *memkind = getenv("MEMKIND_MEM_TIERS");
+  if (!memkind || ta_conf_was_set("tier_policy")) return;
+  const char *why;
+  ta_tier_policy_t p = ta_large_policy;
+  if (ta_tier_policy_from_memkind(memkind, &p, &why) == 0) {
+    ta_large_policy = p;
+  } else {
+    ta_log("MEMKIND_MEM_TIERS='%s': %s; using tier_policy local", memkind, why);
+    ta_large_policy.kind = TA_TIER_LOCAL;
+  }
+}
+
 static void start_up(void) {
   ta_os_init();
   ta_conf_init();
   ta_hpa_geometry_init();
   ta_size_class_init();
-  unsigned narenas = ta_conf.narenas ? (unsigned)ta_conf.narenas : ta_os_info.ncpus;
-  if (ta_arena_boot(narenas, ta_conf.dirty_decay_ms * 1000000ull, (unsigned)ta_conf.hugepage_break_pct) != 0)
+  ta_topology_init(); /* /sys only: no allocation; hwloc refines later, off this path */
+  static const ta_place_mode_t modes[] = {TA_PLACE_PREFERRED, TA_PLACE_BIND, TA_PLACE_NONE};
+  if (ta_arena_boot(ta_topology_get(), (unsigned)ta_conf.narenas, modes[ta_conf.numa_bind],
+                    ta_conf.dirty_decay_ms * 1000000ull, (unsigned)ta_conf.hugepage_break_pct) != 0)
     ta_log_fatal("out of memory while starting up");
-  int err = ta_tcache_boot(ta_conf.tcache);
+  policy_init();
+  int err = ta_tcache_boot(ta_conf.tcache && !ta_conf.debug);
   if (err) ta_log("thread caches disabled: no thread-exit key (error %d)", err);
 }
 
@@ -62,6 +99,8 @@ bool ta_init_ensure(void) {
     in_init = false;
     pthread_mutex_unlock(&init_mutex);
     pthread_atfork(prefork, postfork_parent, postfork_child);
+    if (ta_conf.stats_print || ta_conf.stats_live) atexit(at_exit);
+    if (ta_conf.stats_live) ta_background_start();
     return true;
   }
   pthread_mutex_unlock(&init_mutex);

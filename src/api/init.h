@@ -15,6 +15,10 @@ TA_EXTERN_C_BEGIN
  * bootstrap allocator. Other threads wait for start-up to finish. */
 bool ta_init_ensure(void);
 
+/* The tier policy for plain large allocations, set at start-up (TIERALLOC_CONF tier_policy,
+ * else MEMKIND_MEM_TIERS, else local). */
+extern ta_tier_policy_t ta_large_policy;
+
 /* A tiny static allocator for recursive start-up calls. Its blocks are never reused. */
 void *ta_boot_alloc(size_t size, size_t align);
 bool ta_boot_owns(const void *p);

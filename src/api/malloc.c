@@ -11,7 +11,8 @@
 #include <stdint.h>
 #include <string.h>
 
-#include "init.h"
+#include "api.h"
+#include "conf.h"
 
 #define ALIGNMENT_MIN 16
 
@@ -22,18 +23,30 @@ static void free_slow(void *p, ta_extent_t *ext);
 
 void *ta_malloc(size_t size) {
   if (ta_likely(size <= TA_SMALL_MAX)) {
-    void *p = ta_tcache_pop(ta_tcache_self, ta_size_class_of(size));
-    if (ta_likely(p != NULL)) return p;
+    ta_cache_bin_t *bin = &ta_tcache_self->bins[ta_size_class_of(size)];
+    if (ta_likely(bin->count != 0)) return bin->slots[--bin->count];
   }
   return malloc_slow(size);
 }
 
 void ta_free(void *p) {
   ta_extent_t *ext = ta_pagemap_lookup(p);
-  ta_tcache_t *tc = ta_tcache_self;
-  if (ta_likely(ext != NULL && ext->kind == TA_EXTENT_SLAB && ext->node == tc->node &&
-                ta_tcache_push(tc, ext->size_class, p)))
-    return;
+  if (ta_likely(ext != NULL)) {
+    ta_tcache_t *tc = ta_tcache_self;
+    uint32_t header = ta_extent_header(ext);
+    if (ta_likely((header & TA_EXTENT_KEY_MASK) == tc->slab_key)) { /* a slab of this node */
+      ta_cache_bin_t *bin = &tc->bins[(header >> 8) & 0xff];
+      void **top = bin->slots + bin->count;
+      /* top[-1] == p: the block freed just before, again (the common double free). With an
+       * empty stack top[-1] is the previous class's last slot, or the cache's own last word,
+       * and never holds p. */
+      if (ta_likely(bin->count != bin->max && top[-1] != p)) {
+        *top = p;
+        bin->count++;
+        return;
+      }
+    }
+  }
   free_slow(p, ext);
 }
 
@@ -42,22 +55,40 @@ void ta_free(void *p) {
 static __thread ta_arena_t *uncached_arena __attribute__((tls_model("initial-exec")));
 
 static ta_arena_t *thread_arena(void) {
-  ta_tcache_t *tc = ta_tcache_self;
-  if (tc != &ta_tcache_empty) return tc->arena;
-  if (!uncached_arena) uncached_arena = ta_arena_choose();
+  ta_tcache_t *tc = ta_tcache_get();
+  if (tc) return ta_tcache_arena(tc);
+  /* No cache: follow the CPU on every call (the slow path is all this thread has). */
+  unsigned node = ta_tcache_target_node();
+  if (!uncached_arena || uncached_arena->node != node) uncached_arena = ta_arena_choose(node);
   return uncached_arena;
 }
+
+#define JUNK_ALLOC 0xa5
+#define JUNK_FREE 0x5a
 
 static void *class_slow(unsigned cls) {
   ta_tcache_t *tc = ta_tcache_get();
   void *p = tc ? ta_tcache_refill(tc, cls) : ta_arena_alloc_small(thread_arena(), cls);
   if (!p) errno = ENOMEM;
+  else if (ta_unlikely(ta_conf.debug)) memset(p, JUNK_ALLOC, ta_size_class_size(cls));
   return p;
 }
 
+/* Plain large blocks follow the tier policy (threshold, ratio) where a far tier exists. */
+static ta_arena_t *large_arena(size_t size) {
+  if (ta_likely(ta_large_policy.kind == TA_TIER_LOCAL) || ta_thread_tier > 0) return thread_arena();
+  int far = ta_arena_far_node(ta_os_current_cpu());
+  if (far < 0) return thread_arena();
+  uint64_t far_bytes, local_bytes;
+  ta_arena_large_split(&far_bytes, &local_bytes);
+  if (!ta_tier_policy_far(&ta_large_policy, size, far_bytes, local_bytes)) return thread_arena();
+  return ta_arena_choose((unsigned)far);
+}
+
 static void *large_alloc(size_t size, size_t align, bool zero) {
-  void *p = ta_arena_alloc_large(thread_arena(), size, align, zero);
+  void *p = ta_arena_alloc_large(large_arena(size), size, align, zero);
   if (!p) errno = ENOMEM;
+  else if (ta_unlikely(ta_conf.debug) && !zero) memset(p, JUNK_ALLOC, size);
   return p;
 }
 
@@ -80,6 +111,11 @@ static TA_COLD void invalid_free(void *p, const char *what) {
                "start of a block)", what, p);
 }
 
+static TA_COLD void double_free(void *p, ta_extent_t *ext) {
+  ta_log_fatal("free of %p (size class %u, %zu bytes): double free", p, ext->size_class,
+               ta_size_class_size(ext->size_class));
+}
+
 static TA_NOINLINE void free_slow(void *p, ta_extent_t *ext) {
   if (p == NULL) return;
   if (ext == NULL) {
@@ -88,16 +124,31 @@ static TA_NOINLINE void free_slow(void *p, ta_extent_t *ext) {
   }
   if (ext->kind == TA_EXTENT_LARGE) {
     if (ta_unlikely(ext->addr != p)) invalid_free(p, "free");
+    if (ta_unlikely(ta_conf.debug)) memset(p, JUNK_FREE, ext->usable);
     ta_arena_free_large(ext);
     ta_background_after_free();
     return;
   }
   ta_tcache_t *tc = ta_tcache_self;
-  if (tc != &ta_tcache_empty && ext->node == tc->node) {
-    ta_tcache_flush_push(tc, ext->size_class, p);
+  if (tc == &ta_tcache_empty) {
+    if (ta_unlikely(ta_conf.debug)) {
+      /* The bin checks the free map before anything is written: junk only a live object. */
+      ta_arena_t *a = ta_arenas[ext->arena];
+      if (ta_bin_is_live(&a->bins[ext->size_class], ext, p))
+        memset(p, JUNK_FREE, ta_size_class_size(ext->size_class));
+    }
+    ta_arena_flush(ext->size_class, &p, 1); /* no cache (disabled, thread exiting): straight home */
+  } else if (ext->node != tc->node) {
+    if (ta_node_heaps[ext->node]->cpuless) {
+      ta_arena_flush(ext->size_class, &p, 1); /* a far tier has no thread to drain a queue */
+    } else {
+      ta_tcache_free_remote(tc, p, ext->node); /* another node's object: home in a batch */
+      return;
+    }
   } else {
-    /* No cache (disabled, thread exiting) or an object of another node: straight home. */
-    ta_arena_flush(ext->size_class, &p, 1);
+    ta_cache_bin_t *bin = &tc->bins[ext->size_class];
+    if (bin->count && bin->slots[bin->count - 1] == p) double_free(p, ext);
+    ta_tcache_flush_push(tc, ext->size_class, p);
   }
   ta_background_after_free();
 }
@@ -208,13 +259,16 @@ void *ta_realloc(void *p, size_t size) {
     if (!ta_boot_owns(p)) invalid_free(p, "realloc");
     old = ta_boot_usable(p);
   } else if (ext->kind == TA_EXTENT_SLAB) {
+    if (ta_unlikely(ta_conf.debug) &&
+        !ta_bin_is_live(&ta_arenas[ext->arena]->bins[ext->size_class], ext, p))
+      invalid_free(p, "realloc");
     old = ta_size_class_size(ext->size_class);
     if (size <= TA_SMALL_MAX && ta_size_class_of(size) == ext->size_class) return p;
   } else {
     if (ext->addr != p) invalid_free(p, "realloc");
     old = ext->usable;
     /* Large stays large in place: shrink, or grow into the free pages that follow. */
-    if (size > TA_SMALL_MAX && size <= SIZE_MAX / 2 && ta_large_resize_in_place(ta_node_hpa, ext, size)) {
+    if (size > TA_SMALL_MAX && size <= SIZE_MAX / 2 && ta_arena_resize_large(ext, size)) {
       if (ext->usable < old) ta_background_after_free();
       return p;
     }
@@ -237,19 +291,46 @@ void *ta_reallocarray(void *p, size_t n, size_t size) {
 
 size_t ta_malloc_usable_size(void *p) { return usable_size(p, "malloc_usable_size"); }
 
+/* The size a caller passes to free_sized must be the size it asked for: a block of another
+ * class (or page count) means the program's bookkeeping is wrong, so say so before anything
+ * is freed. An aligned block may sit in a larger class, which free_aligned_sized accounts for. */
+static TA_COLD void wrong_size(void *p, size_t size, size_t usable, const char *what) {
+  ta_log_fatal("%s(%p, %zu): the block holds %zu bytes; the size is not the one it was "
+               "allocated with", what, p, size, usable);
+}
+
+static void check_size(void *p, size_t size, size_t align, const char *what) {
+  if (p == NULL) return;
+  ta_extent_t *ext = ta_pagemap_lookup(p);
+  if (ext == NULL || ta_boot_owns(p)) return; /* free() reports a foreign pointer itself */
+  size_t usable = ext->kind == TA_EXTENT_LARGE ? ext->usable : ta_size_class_size(ext->size_class);
+  if (size > usable) wrong_size(p, size, usable, what);
+  if (ext->kind == TA_EXTENT_SLAB) {
+    unsigned cls = ta_size_class_of(size < align ? align : size);
+    while (align > ALIGNMENT_MIN && cls < TA_NCLASSES && (ta_size_class_size(cls) & (align - 1))) cls++;
+    if (cls != ext->size_class) wrong_size(p, size, usable, what);
+  } else if (usable - size >= ta_hpa_geometry.page_size) {
+    /* Large blocks are the request rounded up to a page (also small requests whose alignment
+     * exceeds a page). */
+    wrong_size(p, size, usable, what);
+  }
+}
+
 void ta_free_sized(void *p, size_t size) {
-  (void)size;
+  check_size(p, size, ALIGNMENT_MIN, "free_sized");
   ta_free(p);
 }
 
 void ta_free_aligned_sized(void *p, size_t align, size_t size) {
-  (void)align;
-  (void)size;
+  check_size(p, size, align, "free_aligned_sized");
   ta_free(p);
 }
 
 /* ---- libc names ---- */
 
+/* Sanitizer builds keep the sanitizer's own malloc (it must see every block), and test the
+ * allocator through the ta_* names instead. */
+#if TIERALLOC_LIBC_NAMES
 #define TA_ALIAS(name, target) extern __typeof(target) name __attribute__((alias(#target), visibility("default")))
 
 TA_ALIAS(malloc, ta_malloc);
@@ -265,3 +346,4 @@ TA_ALIAS(pvalloc, ta_pvalloc);
 TA_ALIAS(malloc_usable_size, ta_malloc_usable_size);
 TA_ALIAS(free_sized, ta_free_sized);
 TA_ALIAS(free_aligned_sized, ta_free_aligned_sized);
+#endif

@@ -3,7 +3,9 @@
 
 #include <errno.h>
 
-#include "init.h"
+#include "api.h"
+#include "ctl.h"
+#include "stats.h"
 
 #define TA_STR2(x) #x
 #define TA_STR(x) TA_STR2(x)
@@ -22,15 +24,27 @@ TA_EXPORT size_t tieralloc_purge(void) {
 TA_EXPORT int tieralloc_heap_info(tieralloc_heap_info_t *info) {
   if (!info) return EINVAL;
   if (!ta_init_ensure()) return EAGAIN;
-  ta_hpa_stats_t s;
-  ta_hpa_get_stats(ta_node_hpa, &s);
-  unsigned shift = ta_hpa_geometry.page_shift;
+  static ta_mutex_t lock = TA_MUTEX_INITIALIZER(TA_LOCK_RANK_INIT);
+  static ta_stats_t s; /* 100+ KiB: not on a caller's stack */
+  ta_mutex_lock(&lock);
+  ta_stats_collect(&s);
   info->version = TIERALLOC_HEAP_INFO_VERSION;
-  info->mapped = s.mapped_bytes;
-  info->active = s.active_pages << shift;
-  info->dirty = s.dirty_pages << shift;
-  info->purged = s.purged_pages << shift;
-  info->metadata = ta_meta_mapped();
-  info->hugepage_units_broken = s.broken_units;
+  info->mapped = s.heap.mapped;
+  info->active = s.heap.active;
+  info->dirty = s.heap.dirty;
+  info->purged = s.heap.purged;
+  info->metadata = s.heap.metadata;
+  info->hugepage_units_broken = s.heap.broken_units;
+  info->allocated = s.heap.allocated;
+  info->resident = s.heap.resident;
+  ta_mutex_unlock(&lock);
   return 0;
+}
+
+TA_EXPORT int tieralloc_ctl(const char *name, void *oldp, size_t *oldlenp, void *newp, size_t newlen) {
+  return ta_ctl(name, oldp, oldlenp, newp, newlen);
+}
+
+TA_EXPORT void tieralloc_stats_print(void (*write_cb)(void *, const char *), void *opaque, unsigned flags) {
+  ta_ctl_stats_print(write_cb, opaque, (flags & TIERALLOC_STATS_JSON) != 0);
 }

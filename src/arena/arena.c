@@ -1,48 +1,180 @@
-/* arena.c: the arena set and the operations that cross bins (see arena.h). */
+/* arena.c: node heaps, the arena set and the operations that cross bins (see arena.h). */
 #include "arena.h"
 
 #include <errno.h>
 
 ta_arena_t *ta_arenas[TA_MAX_ARENAS];
 unsigned ta_narenas;
-ta_hpa_t *ta_node_hpa;
-static ta_atomic(unsigned) next_arena;
+ta_node_heap_t *ta_node_heaps[TA_TOPO_MAX_NODE_ID];
+unsigned ta_node_heap_count;
+ta_atomic(uint64_t) ta_placement_fallbacks;
+static unsigned heap_nodes[TA_TOPO_MAX_NODES]; /* kernel numbers of the nodes with a heap */
+static uint16_t cpu_home[TA_TOPO_MAX_CPUS];     /* CPU -> node of its heap */
+static const ta_topo_t *boot_topo;                /* the snapshot the heaps were built from */
+static unsigned default_node;
 
-int ta_arena_boot(unsigned narenas, uint64_t decay_ns, unsigned break_pct) {
-  if (narenas == 0) narenas = 1;
-  if (narenas > TA_MAX_ARENAS) narenas = TA_MAX_ARENAS;
-  ta_size_class_init();
-  ta_node_hpa = ta_meta_alloc(sizeof(ta_hpa_t));
-  if (!ta_node_hpa || ta_hpa_init(ta_node_hpa, 0, decay_ns, break_pct) != 0) return ENOMEM;
+static int place_region(ta_hpa_t *hpa, void *addr, size_t size) {
+  ta_node_heap_t *h = ta_node_heaps[hpa->node];
+  return ta_tier_place_range(addr, size, (int)hpa->node, h->place);
+}
+
+static ta_node_heap_t *heap_new(unsigned node, unsigned narenas, ta_place_mode_t place,
+                                uint64_t decay_ns, unsigned break_pct) {
+  if (ta_narenas + narenas > TA_MAX_ARENAS) narenas = TA_MAX_ARENAS - ta_narenas;
+  if (narenas == 0) return NULL;
+  ta_node_heap_t *h = ta_meta_alloc(sizeof(ta_node_heap_t));
+  if (!h || ta_hpa_init(&h->hpa, node, decay_ns, break_pct) != 0) return NULL;
+  h->node = node;
+  h->place = place;
+  if (place != TA_PLACE_NONE) h->hpa.place_region = place_region;
+  h->first_arena = ta_narenas;
   for (unsigned i = 0; i < narenas; i++) {
     ta_arena_t *a = ta_meta_alloc(sizeof(ta_arena_t));
-    if (!a) return ENOMEM;
+    if (!a) return NULL;
     for (unsigned c = 0; c < TA_NCLASSES; c++) ta_bin_init(&a->bins[c]);
-    a->hpa = ta_node_hpa;
-    a->index = i;
-    a->node = 0;
-    ta_arenas[i] = a;
+    a->hpa = &h->hpa;
+    a->index = ta_narenas;
+    a->node = node;
+    ta_arenas[ta_narenas++] = a;
   }
-  ta_narenas = narenas;
+  h->narenas = narenas;
+  ta_node_heaps[node] = h;
+  heap_nodes[ta_node_heap_count++] = node;
+  return h;
+}
+
+int ta_arena_boot(const ta_topo_t *topo, unsigned per_node, ta_place_mode_t place,
+                  uint64_t decay_ns, unsigned break_pct) {
+  ta_size_class_init();
+  unsigned ncpu_nodes = 0;
+  for (unsigned i = 0; i < topo->ninitiators; i++)
+    if (topo->initiator[i].home != TA_TOPO_NONE) ncpu_nodes++;
+  /* One node: no binding at all, so nothing fails where NUMA calls are not allowed. A process
+   * started under a memory policy (numactl --membind, --preferred, --interleave) keeps it:
+   * binding our regions would override what the operator asked for. */
+  int task_mode = 0;
+  if (topo->nnodes <= 1 || ncpu_nodes <= 1) place = TA_PLACE_NONE;
+  else if (ta_os_task_policy(&task_mode) == 0 && task_mode != 0) place = TA_PLACE_NONE;
+  /* A heap for each usable node that is home to some allowed CPUs. */
+  for (unsigned i = 0; i < topo->ninitiators; i++) {
+    const ta_topo_initiator_t *in = &topo->initiator[i];
+    if (in->home == TA_TOPO_NONE || !topo->node[in->home].usable) continue;
+    unsigned node = (unsigned)topo->node[in->home].os_index;
+    if (ta_node_heaps[node]) continue;
+    unsigned cpus = 0;
+    for (unsigned j = 0; j < topo->ninitiators; j++)
+      if (topo->initiator[j].home == in->home) cpus += topo->initiator[j].ncpus;
+    if (!heap_new(node, per_node ? per_node : (cpus ? cpus : 1), place, decay_ns, break_pct))
+      return ENOMEM;
+  }
+  /* Far tiers: every other usable node some CPU ranks (CXL, PMEM, memory-only nodes), with one
+   * arena each. Plain mallocs never come here (CPUs map to their own node below); the tier
+   * API and tier policies do. GPU memory is never ranked by the topology, so never used. */
+  for (unsigned i = 0; i < topo->ninitiators; i++) {
+    const ta_topo_initiator_t *in = &topo->initiator[i];
+    for (unsigned r = 0; r < in->nrank; r++) {
+      const ta_topo_node_t *tn = &topo->node[in->rank[r]];
+      unsigned node = (unsigned)tn->os_index;
+      if (!tn->usable || tn->kind == TA_NODE_GPU || ta_node_heaps[node]) continue;
+      ta_node_heap_t *h = heap_new(node, 1, place, decay_ns, break_pct);
+      if (!h) return ENOMEM;
+      h->cpuless = true;
+    }
+  }
+  if (ta_node_heap_count == 0) {
+    /* No initiator has local memory (every CPU is memoryless): one heap, first-touch. */
+    unsigned node = topo->nnodes ? (unsigned)topo->node[0].os_index : 0;
+    if (!heap_new(node, per_node ? per_node : ta_os_info.ncpus, TA_PLACE_NONE, decay_ns, break_pct))
+      return ENOMEM;
+  }
+  default_node = heap_nodes[0];
+  boot_topo = topo;
+  /* CPU -> heap node: the initiator's home, else the first node of its default heap that has
+   * a heap (CPUs without local memory use the nearest node that has one). */
+  for (unsigned cpu = 0; cpu < TA_TOPO_MAX_CPUS; cpu++) {
+    unsigned node = default_node;
+    const ta_topo_initiator_t *in = cpu < topo->ncpus_max ? ta_topology_cpu_initiator(topo, cpu) : NULL;
+    if (in) {
+      for (unsigned k = 0; k < in->nheap; k++) {
+        unsigned os = (unsigned)topo->node[in->heap[k]].os_index;
+        if (ta_node_heaps[os]) {
+          node = os;
+          break;
+        }
+      }
+    }
+    cpu_home[cpu] = (uint16_t)node;
+  }
   return 0;
 }
 
-ta_arena_t *ta_arena_choose(void) {
-  unsigned i = ta_atomic_fetch_add(&next_arena, 1u, ta_mo_relaxed);
-  return ta_arenas[i % ta_narenas];
+unsigned ta_arena_heap_node(unsigned k) { return heap_nodes[k]; }
+
+int ta_arena_tier_node(int cpu, unsigned tier) {
+  const ta_topo_initiator_t *in =
+      boot_topo && cpu >= 0 ? ta_topology_cpu_initiator(boot_topo, (unsigned)cpu) : NULL;
+  if (!in) return tier == 0 ? (int)default_node : -1;
+  uint8_t nodes[TA_TOPO_MAX_NODES];
+  unsigned n = ta_topology_tier(in, tier, nodes, TA_TOPO_MAX_NODES);
+  for (unsigned i = 0; i < n; i++) {
+    unsigned os = (unsigned)boot_topo->node[nodes[i]].os_index;
+    if (ta_node_heaps[os]) return (int)os;
+  }
+  return -1;
 }
 
-void ta_arena_flush(unsigned cls, void **ptrs, unsigned n) {
+int ta_arena_far_node(int cpu) {
+  int far = -1;
+  for (unsigned t = 1; t < TA_TOPO_MAX_NODES; t++) {
+    int node = ta_arena_tier_node(cpu, t);
+    if (node < 0) break;
+    far = node;
+  }
+  return far;
+}
+
+void ta_arena_large_split(uint64_t *far_bytes, uint64_t *local_bytes) {
+  *far_bytes = *local_bytes = 0;
+  for (unsigned k = 0; k < ta_node_heap_count; k++) {
+    ta_node_heap_t *h = ta_node_heaps[heap_nodes[k]];
+    uint64_t b = ta_atomic_load(&h->large_live_bytes, ta_mo_relaxed);
+    if (h->cpuless) *far_bytes += b;
+    else *local_bytes += b;
+  }
+}
+
+int ta_arena_node_tier(int cpu, unsigned node) {
+  const ta_topo_initiator_t *in =
+      boot_topo && cpu >= 0 ? ta_topology_cpu_initiator(boot_topo, (unsigned)cpu) : NULL;
+  if (!in) return node == default_node ? 0 : -1;
+  int idx = ta_topology_node_index(boot_topo, (int)node);
+  for (unsigned i = 0; i < in->nrank; i++)
+    if (idx >= 0 && in->rank[i] == (unsigned)idx) return in->group[i];
+  return -1;
+}
+
+unsigned ta_arena_home_node(int cpu) {
+  return cpu >= 0 && cpu < TA_TOPO_MAX_CPUS ? cpu_home[cpu] : default_node;
+}
+
+ta_arena_t *ta_arena_choose(unsigned node) {
+  ta_node_heap_t *h = node < TA_TOPO_MAX_NODE_ID ? ta_node_heaps[node] : NULL;
+  if (!h) h = ta_node_heaps[default_node];
+  unsigned i = ta_atomic_fetch_add(&h->next_arena, 1u, ta_mo_relaxed);
+  return ta_arenas[h->first_arena + i % h->narenas];
+}
+
+static TA_COLD void not_live(void *p) {
+  ta_log_fatal("free of %p: not a live small object (heap corruption or a double free)", p);
+}
+
+/* Frees ptrs[0..n) whose extents are exts[i] (all slabs), relocking only when the bin changes. */
+static void flush_extents(void **ptrs, ta_extent_t **exts, unsigned n) {
   ta_bin_t *held = NULL;
-  ta_hpa_t *hpa = NULL;
   for (unsigned i = 0; i < n; i++) {
-    ta_extent_t *slab = ta_pagemap_lookup(ptrs[i]);
-    /* Only pointers whose slab the free path looked up reach a cache, so a miss here means the
-     * slab was torn down underneath: heap corruption. */
-    if (ta_unlikely(!slab || slab->kind != TA_EXTENT_SLAB || slab->size_class != cls))
-      ta_log_fatal("free of %p: not a live object of size class %u (heap corruption)", ptrs[i], cls);
+    ta_extent_t *slab = exts[i];
     ta_arena_t *a = ta_arenas[slab->arena];
-    ta_bin_t *bin = &a->bins[cls];
+    ta_bin_t *bin = &a->bins[slab->size_class];
     if (bin != held) {
       if (held) {
         held->stats.nflushes++;
@@ -50,14 +182,61 @@ void ta_arena_flush(unsigned cls, void **ptrs, unsigned n) {
       }
       ta_mutex_lock(&bin->lock);
       held = bin;
-      hpa = a->hpa;
     }
-    ta_bin_put_locked(bin, hpa, slab, ptrs[i]);
+    ta_bin_put_locked(bin, a->hpa, slab, ptrs[i]);
   }
   if (held) {
     held->stats.nflushes++;
     ta_mutex_unlock(&held->lock);
   }
+}
+
+void ta_arena_flush(unsigned cls, void **ptrs, unsigned n) {
+  ta_extent_t *exts[64];
+  for (unsigned done = 0; done < n;) {
+    unsigned k = n - done < 64 ? n - done : 64;
+    for (unsigned i = 0; i < k; i++) {
+      ta_extent_t *e = ta_pagemap_lookup(ptrs[done + i]);
+      /* Only pointers the free path looked up reach a cache, so a miss here means the slab was
+       * torn down underneath: heap corruption. */
+      if (ta_unlikely(!e || e->kind != TA_EXTENT_SLAB || e->size_class != cls)) not_live(ptrs[done + i]);
+      exts[i] = e;
+    }
+    flush_extents(ptrs + done, exts, k);
+    done += k;
+  }
+}
+
+void ta_arena_flush_mixed(void **ptrs, unsigned n) {
+  ta_extent_t *exts[64];
+  for (unsigned done = 0; done < n;) {
+    unsigned k = n - done < 64 ? n - done : 64;
+    for (unsigned i = 0; i < k; i++) {
+      ta_extent_t *e = ta_pagemap_lookup(ptrs[done + i]);
+      if (ta_unlikely(!e || e->kind != TA_EXTENT_SLAB)) not_live(ptrs[done + i]);
+      exts[i] = e;
+    }
+    flush_extents(ptrs + done, exts, k);
+    done += k;
+  }
+}
+
+void ta_arena_send_home(unsigned node, void **ptrs, unsigned n) {
+  ta_node_heap_t *h = ta_node_heaps[node];
+  if (!h || ta_remote_push(&h->remote, ptrs, n) != 0) ta_arena_flush_mixed(ptrs, n);
+}
+
+size_t ta_arena_drain_remote(unsigned node) {
+  ta_node_heap_t *h = ta_node_heaps[node];
+  if (!h) return 0;
+  ta_remote_batch_t *list = ta_remote_take(&h->remote);
+  size_t n = 0;
+  for (ta_remote_batch_t *b = list; b; b = b->next) {
+    ta_arena_flush_mixed(b->ptrs, b->count);
+    n += b->count;
+  }
+  ta_remote_release(&h->remote, list);
+  return n;
 }
 
 void *ta_arena_alloc_small(ta_arena_t *arena, unsigned cls) {
@@ -66,34 +245,84 @@ void *ta_arena_alloc_small(ta_arena_t *arena, unsigned cls) {
 }
 
 void *ta_arena_alloc_large(ta_arena_t *arena, size_t size, size_t align, bool zero) {
-  return ta_large_alloc(arena->hpa, size, align, zero, arena->node);
+  void *p = ta_large_alloc(arena->hpa, size, align, zero, arena->node);
+  if (p) {
+    ta_node_heap_t *h = ta_node_heaps[arena->node];
+    ta_atomic_fetch_add(&h->large_nmalloc, 1, ta_mo_relaxed);
+    ta_atomic_fetch_add(&h->large_live_bytes, ta_pagemap_lookup(p)->usable, ta_mo_relaxed);
+  }
+  return p;
 }
 
-void ta_arena_free_large(ta_extent_t *ext) { ta_large_free(ta_node_hpa, ext); }
+void ta_arena_free_large(ta_extent_t *ext) {
+  ta_node_heap_t *h = ta_node_heaps[ext->node];
+  ta_atomic_fetch_add(&h->large_nfree, 1, ta_mo_relaxed);
+  ta_atomic_fetch_sub(&h->large_live_bytes, ext->usable, ta_mo_relaxed);
+  ta_large_free(&h->hpa, ext);
+}
+
+bool ta_arena_resize_large(ta_extent_t *ext, size_t size) {
+  ta_node_heap_t *h = ta_node_heaps[ext->node];
+  size_t before = ext->usable;
+  if (!ta_large_resize_in_place(&h->hpa, ext, size)) return false;
+  ta_atomic_fetch_add(&h->large_live_bytes, ext->usable - before, ta_mo_relaxed); /* wraps down */
+  return true;
+}
 
 size_t ta_arena_purge_step(uint64_t now, uint64_t older_than, size_t budget, bool force) {
+  size_t purged = 0;
+  for (unsigned k = 0; k < ta_node_heap_count; k++) ta_arena_drain_remote(heap_nodes[k]);
   for (unsigned i = 0; i < ta_narenas; i++)
     for (unsigned c = 0; c < TA_NCLASSES; c++)
       ta_bin_trim(&ta_arenas[i]->bins[c], ta_arenas[i]->hpa, older_than);
-  return ta_hpa_purge_step(ta_node_hpa, now, budget, force);
+  for (unsigned k = 0; k < ta_node_heap_count; k++)
+    purged += ta_hpa_purge_step(&ta_node_heaps[heap_nodes[k]]->hpa, now, budget, force);
+  return purged;
 }
 
-uint64_t ta_arena_next_due(void) { return ta_hpa_next_due(ta_node_hpa); }
+uint64_t ta_arena_next_due(void) {
+  uint64_t due = UINT64_MAX;
+  for (unsigned k = 0; k < ta_node_heap_count; k++) {
+    uint64_t d = ta_hpa_next_due(&ta_node_heaps[heap_nodes[k]]->hpa);
+    if (d < due) due = d;
+  }
+  return due;
+}
 
+void ta_arena_hpa_stats(ta_hpa_stats_t *out) {
+  *out = (ta_hpa_stats_t){0};
+  for (unsigned k = 0; k < ta_node_heap_count; k++) {
+    ta_hpa_stats_t s;
+    ta_hpa_get_stats(&ta_node_heaps[heap_nodes[k]]->hpa, &s);
+    out->mapped_bytes += s.mapped_bytes;
+    out->active_pages += s.active_pages;
+    out->dirty_pages += s.dirty_pages;
+    out->purged_pages += s.purged_pages;
+    out->broken_units += s.broken_units;
+    out->marked_units += s.marked_units;
+    out->unmarked_breaks += s.unmarked_breaks;
+    out->units_in_use += s.units_in_use;
+    out->place_failures += s.place_failures;
+  }
+}
+
+/* Fork: every bin (rank BIN), then every hpa (rank HPA), in a fixed order. */
 void ta_arena_prefork(void) {
   for (unsigned i = 0; i < ta_narenas; i++)
     for (unsigned c = 0; c < TA_NCLASSES; c++) ta_mutex_lock(&ta_arenas[i]->bins[c].lock);
-  ta_hpa_prefork(ta_node_hpa);
+  for (unsigned k = 0; k < ta_node_heap_count; k++) ta_hpa_prefork(&ta_node_heaps[heap_nodes[k]]->hpa);
 }
 
 void ta_arena_postfork_parent(void) {
-  ta_hpa_postfork_parent(ta_node_hpa);
+  for (unsigned k = 0; k < ta_node_heap_count; k++)
+    ta_hpa_postfork_parent(&ta_node_heaps[heap_nodes[k]]->hpa);
   for (unsigned i = 0; i < ta_narenas; i++)
     for (unsigned c = 0; c < TA_NCLASSES; c++) ta_mutex_unlock(&ta_arenas[i]->bins[c].lock);
 }
 
 void ta_arena_postfork_child(void) {
-  ta_hpa_postfork_child(ta_node_hpa);
+  for (unsigned k = 0; k < ta_node_heap_count; k++)
+    ta_hpa_postfork_child(&ta_node_heaps[heap_nodes[k]]->hpa);
   for (unsigned i = 0; i < ta_narenas; i++)
     for (unsigned c = 0; c < TA_NCLASSES; c++) ta_mutex_postfork_child(&ta_arenas[i]->bins[c].lock);
 }

@@ -1,15 +1,22 @@
-/* arena.h: layer L5, the umbrella header. An arena is a set of bins (one per size class) on one
- * node, over that node's hugepage allocator. Threads are spread over their node's arenas;
- * objects always go back to the arena (and node) that owns their slab.
+/* arena.h: layer L5, the umbrella header.
  *
- * The arena set is built once at start-up (ta_arena_boot) and never shrinks, so arena pointers
- * stay valid for the life of the process. */
+ * Each CPU node of the topology owns a node heap: its hugepage allocator (whose regions are
+ * bound to the node before first touch) and a set of arenas sized from the node's CPU count.
+ * An arena is one bin per size class. A thread allocates from an arena of the node it runs on;
+ * an object always goes back to the arena and node that own its slab, so memory never drifts to
+ * another node through reuse. Frees from another node travel home through the owner's remote
+ * queue (remote.h).
+ *
+ * Node heaps and arenas are built once at start-up (ta_arena_boot) and never freed: pointers to
+ * them stay valid for the life of the process. Nodes are kernel node numbers (os_index). */
 #ifndef TA_ARENA_H
 #define TA_ARENA_H
 
 #include "bin.h"
+#include "remote.h"
 #include "size_class.h"
 #include "slab.h"
+#include "tiers.h"
 
 TA_EXTERN_C_BEGIN
 
@@ -22,32 +29,77 @@ typedef struct ta_arena {
   unsigned node;
 } ta_arena_t;
 
+typedef struct ta_node_heap {
+  ta_hpa_t hpa;
+  unsigned node;               /* kernel node number */
+  unsigned first_arena, narenas;
+  ta_atomic(unsigned) next_arena;
+  ta_remote_queue_t remote;    /* frees of this node's objects made on other nodes */
+  ta_place_mode_t place;
+  bool cpuless;                /* a far tier (CXL, PMEM, remote memory-only): no thread lives here */
+  ta_atomic(uint64_t) large_nmalloc, large_nfree, large_live_bytes;
+} ta_node_heap_t;
+
 extern ta_arena_t *ta_arenas[TA_MAX_ARENAS];
 extern unsigned ta_narenas;
-extern ta_hpa_t *ta_node_hpa; /* the heap's hugepage allocator (node 0 until per-node sets) */
+extern ta_node_heap_t *ta_node_heaps[TA_TOPO_MAX_NODE_ID];
+extern unsigned ta_node_heap_count;
+extern ta_atomic(uint64_t) ta_placement_fallbacks; /* counted by the placement API */
 
-/* Builds narenas arenas over one hugepage allocator. Returns 0 or ENOMEM. */
-int ta_arena_boot(unsigned narenas, uint64_t decay_ns, unsigned break_pct);
+/* Builds a node heap for every CPU node of `topo` (one for a single-node machine) with
+ * `per_node` arenas each (0: one per CPU of the node). Regions are bound with `place` (ignored
+ * on a single-node machine: no NUMA call is made there). Returns 0 or ENOMEM. */
+int ta_arena_boot(const ta_topo_t *topo, unsigned per_node, ta_place_mode_t place,
+                  uint64_t decay_ns, unsigned break_pct);
 
-/* The arena for a new thread: round-robin over the set. */
-ta_arena_t *ta_arena_choose(void);
+/* Kernel node number of the k-th node heap, k < ta_node_heap_count (in boot order). */
+unsigned ta_arena_heap_node(unsigned k);
 
-/* Returns n objects of class cls (from any arenas) to their owners, taking each owning bin's
- * lock once per run of objects that share it. */
+/* The node whose heap serves a thread running on `cpu`: its CPU node, or for CPUs without local
+ * memory the nearest node that has a heap. */
+unsigned ta_arena_home_node(int cpu);
+
+/* The node of tier `tier` (0 = the CPU's own memory, then farther tiers, as the topology ranks
+ * them for that CPU) that has a heap; -1 when the CPU has no such tier. */
+int ta_arena_tier_node(int cpu, unsigned tier);
+/* The node of the farthest tier `cpu` has (where cold data goes); -1 when it has only tier 0. */
+int ta_arena_far_node(int cpu);
+/* Live large-block bytes on far-tier (CPU-less) heaps and on the others. */
+void ta_arena_large_split(uint64_t *far_bytes, uint64_t *local_bytes);
+
+/* The tier `node` is on from `cpu`'s point of view; -1 when it is not ranked. */
+int ta_arena_node_tier(int cpu, unsigned node);
+
+/* The arena for a thread on `node`: round-robin over the node's set. */
+ta_arena_t *ta_arena_choose(unsigned node);
+
+/* Returns n objects of class cls to their owning bins, taking each bin's lock once per run of
+ * objects that share it. Objects may belong to any arena of any node. */
 void ta_arena_flush(unsigned cls, void **ptrs, unsigned n);
+/* The same for objects of any classes. */
+void ta_arena_flush_mixed(void **ptrs, unsigned n);
+
+/* Sends objects of another node home: one batch onto that node's queue (or, if no batch
+ * record can be had, straight into their bins). */
+void ta_arena_send_home(unsigned node, void **ptrs, unsigned n);
+/* Returns the objects queued for `node` to their bins. Returns how many. */
+size_t ta_arena_drain_remote(unsigned node);
 
 /* One object without a thread cache. NULL when out of memory. */
 void *ta_arena_alloc_small(ta_arena_t *arena, unsigned cls);
 
-/* Large allocations and frees, on the arena's node. */
+/* Large allocations and frees, on the arena's node (the extent's node for frees). */
 void *ta_arena_alloc_large(ta_arena_t *arena, size_t size, size_t align, bool zero);
 void ta_arena_free_large(ta_extent_t *ext);
+bool ta_arena_resize_large(ta_extent_t *ext, size_t size);
 
-/* Background upkeep: releases spare slabs idle since before older_than_ns, then purges what
- * decay says is due. Returns pages purged. */
+/* Background upkeep: drains remote queues, releases spare slabs idle since before
+ * older_than_ns, then purges what decay says is due. Returns pages purged. */
 size_t ta_arena_purge_step(uint64_t now_ns, uint64_t older_than_ns, size_t budget, bool force);
 /* When the next purge is due (UINT64_MAX: nothing dirty). */
 uint64_t ta_arena_next_due(void);
+/* Sums the page statistics of every node heap. */
+void ta_arena_hpa_stats(ta_hpa_stats_t *out);
 
 void ta_arena_prefork(void);
 void ta_arena_postfork_parent(void);

@@ -69,3 +69,12 @@ void ta_bin_trim(ta_bin_t *bin, ta_hpa_t *hpa, uint64_t older_than) {
   }
   ta_mutex_unlock(&bin->lock);
 }
+
+bool ta_bin_is_live(ta_bin_t *bin, ta_extent_t *slab, const void *p) {
+  uint32_t idx = ta_slab_index(slab, p);
+  if (idx == UINT32_MAX) return false;
+  ta_mutex_lock(&bin->lock);
+  bool live = !ta_bitmap_get(slab->freemap, idx);
+  ta_mutex_unlock(&bin->lock);
+  return live;
+}

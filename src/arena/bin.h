@@ -34,6 +34,9 @@ unsigned ta_bin_fill(ta_bin_t *bin, ta_hpa_t *hpa, unsigned cls, unsigned arena,
  * message naming the address and class: the heap is corrupt or the program freed twice. */
 void ta_bin_put_locked(ta_bin_t *bin, ta_hpa_t *hpa, ta_extent_t *slab, void *p);
 
+/* Whether p is an allocated object of `slab` (takes the bin lock; for debug checks). */
+bool ta_bin_is_live(ta_bin_t *bin, ta_extent_t *slab, const void *p);
+
 /* Releases the spare slab if it has been unused since before `older_than` (ns). */
 void ta_bin_trim(ta_bin_t *bin, ta_hpa_t *hpa, uint64_t older_than);
 

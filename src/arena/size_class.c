@@ -8,9 +8,10 @@ uint8_t ta_class_lookup[TA_LOOKUP_ENTRIES];
  * more for small ones) with a tail of at most 1/64 of the slab; else the least-waste choice. */
 static void slab_geometry(ta_class_info_t *c) {
   size_t page = ta_hpa_geometry.page_size;
-  size_t max_pages = 64;
-  while (max_pages * page > 256 * 1024 && max_pages > 1) max_pages /= 2; /* big base pages */
-  if (max_pages * page < c->size) max_pages = (c->size + page - 1) / page;
+  /* Up to 2 MiB of slab: the first fit below wins, so small slabs are chosen wherever they
+   * pack well; big base pages (16/64 KiB) need the longer slabs for the large classes. */
+  size_t max_pages = (2u << 20) / page;
+  if (max_pages == 0) max_pages = 1;
   if (max_pages > ta_hpa_geometry.unit_pages) max_pages = ta_hpa_geometry.unit_pages;
   size_t min_objs = c->size <= 1024 ? 8 : c->size <= 8192 ? 4 : 2;
   size_t best = 0, best_waste = SIZE_MAX;
@@ -33,12 +34,11 @@ static void slab_geometry(ta_class_info_t *c) {
 }
 
 void ta_size_class_init(void) {
-  if (ta_class_info[0].size) return;
   unsigned n = 0;
   for (uint32_t s = 16; s <= 128; s += 16) ta_class_info[n++].size = s;
-  for (uint32_t base = 128; base < TA_LOOKUP_FINE_MAX; base *= 2)
+  for (uint32_t base = 128; base < 4096; base *= 2)
     for (uint32_t i = 1; i <= 8; i++) ta_class_info[n++].size = base + i * (base / 8);
-  for (uint32_t base = TA_LOOKUP_FINE_MAX; base < TA_SMALL_MAX; base *= 2)
+  for (uint32_t base = 4096; base < TA_SMALL_MAX; base *= 2)
     for (uint32_t i = 1; i <= 16; i++) ta_class_info[n++].size = base + i * (base / 16);
   if (n != TA_NCLASSES) ta_log_fatal("size class table has %u classes, expected %d", n, TA_NCLASSES);
   for (unsigned c = 0; c < TA_NCLASSES; c++) {
@@ -46,12 +46,10 @@ void ta_size_class_init(void) {
     ci->div_magic = (uint32_t)(((uint64_t)1 << 32) / ci->size + 1);
     slab_geometry(ci);
   }
-  /* Lookup: smallest class >= the largest size each entry stands for. */
+  /* Lookup: entry i stands for sizes (16(i-1), 16i]: the smallest class of at least 16i. */
   unsigned cls = 0;
   for (size_t i = 0; i < TA_LOOKUP_ENTRIES; i++) {
-    size_t fine_entries = TA_LOOKUP_FINE_MAX / 16 + 1;
-    size_t max_size = i < fine_entries ? i * 16 : (i - fine_entries + TA_LOOKUP_FINE_MAX / 256 + 1) * 256;
-    while (ta_class_info[cls].size < max_size) cls++;
+    while (ta_class_info[cls].size < i * 16) cls++;
     ta_class_lookup[i] = (uint8_t)cls;
   }
 }

@@ -18,8 +18,9 @@ TA_EXTERN_C_BEGIN
 
 #define TA_NCLASSES 112
 #define TA_SMALL_MAX 65536
-#define TA_LOOKUP_FINE_MAX 4096
-#define TA_LOOKUP_ENTRIES (TA_LOOKUP_FINE_MAX / 16 + 1 + TA_SMALL_MAX / 256 - TA_LOOKUP_FINE_MAX / 256)
+/* One byte per 16-byte step up to TA_SMALL_MAX: 4 KiB, of which programs touch the first few
+ * hundred bytes; one add, one shift and one load to find a class. */
+#define TA_LOOKUP_ENTRIES (TA_SMALL_MAX / 16 + 1)
 
 typedef struct {
   uint32_t size;        /* object size, also malloc_usable_size */
@@ -31,16 +32,11 @@ typedef struct {
 extern ta_class_info_t ta_class_info[TA_NCLASSES];
 extern uint8_t ta_class_lookup[TA_LOOKUP_ENTRIES];
 
-/* Fills the tables for the page size in ta_hpa_geometry. Idempotent. */
+/* Fills the tables for the page size in ta_hpa_geometry (again, after a geometry change). */
 void ta_size_class_init(void);
 
-/* pre: size <= TA_SMALL_MAX. Branch-free index: 16-byte steps up to 4 KiB, 256-byte steps above
- * (every class boundary is a multiple of the step in its range). */
-TA_INLINE unsigned ta_size_class_of(size_t size) {
-  size_t fine = (size + 15) >> 4;
-  size_t coarse = ((size + 255) >> 8) + (TA_LOOKUP_FINE_MAX / 16 + 1 - TA_LOOKUP_FINE_MAX / 256 - 1);
-  return ta_class_lookup[size <= TA_LOOKUP_FINE_MAX ? fine : coarse];
-}
+/* pre: size <= TA_SMALL_MAX. */
+TA_INLINE unsigned ta_size_class_of(size_t size) { return ta_class_lookup[(size + 15) >> 4]; }
 
 TA_INLINE size_t ta_size_class_size(unsigned cls) { return ta_class_info[cls].size; }
 

@@ -10,6 +10,7 @@
 #include <time.h>
 
 #include "conf.h"
+#include "stats.h"
 
 enum { BG_OFF, BG_STARTING, BG_RUNNING, BG_FAILED };
 static ta_atomic(int) state = BG_OFF;
@@ -20,10 +21,19 @@ static ta_atomic(uint64_t) next_inline_ns;
 
 static void *loop(void *arg) {
   (void)arg;
+  uint64_t live_ns = ta_conf.stats_live * 1000000ull, next_live = 0;
+  bool live_failed = false;
   for (;;) {
     uint64_t now = ta_os_now_ns();
     ta_purge_step(now, 0, false);
+    if (live_ns && now >= next_live) {
+      int err = ta_stats_publish();
+      if (err && !live_failed) ta_log("stats_live: cannot write the snapshot in /dev/shm (error %d)", err);
+      live_failed = err != 0;
+      next_live = now + live_ns;
+    }
     uint64_t due = ta_arena_next_due();
+    if (live_ns && next_live < due) due = next_live;
     uint64_t wake = now + MAX_SLEEP_NS;
     if (due < wake) wake = due > now ? due : now + 1000000ull;
     uint64_t ns = wake - now;
@@ -33,7 +43,7 @@ static void *loop(void *arg) {
   return NULL;
 }
 
-static void start(void) {
+void ta_background_start(void) {
   int expected = BG_OFF;
   if (!ta_atomic_cas(&state, &expected, BG_STARTING)) return;
   pthread_attr_t attr;
@@ -61,7 +71,7 @@ void ta_background_after_free(void) {
   int s = ta_atomic_load(&state, ta_mo_relaxed);
   if (ta_likely(s == BG_RUNNING || s == BG_STARTING)) return;
   if (s == BG_OFF && ta_conf.background_thread) {
-    start();
+    ta_background_start();
     return;
   }
   uint64_t now = ta_os_now_ns();

@@ -21,6 +21,10 @@ size_t ta_purge_step(uint64_t now_ns, size_t budget_pages, bool force);
  * step inline at most every few milliseconds. */
 void ta_background_after_free(void);
 
+/* Starts the background thread now if it does not run (idempotent; failures are reported once
+ * and leave purging to the allocation paths). */
+void ta_background_start(void);
+
 /* Whether the background thread runs now. */
 bool ta_background_is_running(void);
 

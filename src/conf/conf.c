@@ -6,31 +6,66 @@
 #include <string.h>
 
 ta_conf_t ta_conf;
+static uint64_t set_mask; /* bit i: option i was given in TIERALLOC_CONF */
 
 const ta_conf_option_t ta_conf_options[] = {
-#define TA_CONF_BOOL(name, def, doc) {#name, true, (def), 0, 1, "", doc},
-#define TA_CONF_UINT(name, def, min, max, unit, doc) {#name, false, (def), (min), (max), unit, doc},
+#define TA_CONF_BOOL(name, def, doc) {#name, TA_CONF_TYPE_BOOL, (def), 0, 1, "", doc},
+#define TA_CONF_UINT(name, def, min, max, unit, doc) {#name, TA_CONF_TYPE_UINT, (def), (min), (max), unit, doc},
+#define TA_CONF_ENUM(name, def, choices, doc) {#name, TA_CONF_TYPE_ENUM, (def), 0, 0, choices, doc},
 #include "conf.def"
 #undef TA_CONF_BOOL
 #undef TA_CONF_UINT
+#undef TA_CONF_ENUM
 };
 const size_t ta_conf_noptions = TA_ARRAY_LEN(ta_conf_options);
 
 void ta_conf_defaults(ta_conf_t *conf) {
 #define TA_CONF_BOOL(name, def, doc) conf->name = (def);
 #define TA_CONF_UINT(name, def, min, max, unit, doc) conf->name = (def);
+#define TA_CONF_ENUM(name, def, choices, doc) conf->name = (def);
 #include "conf.def"
 #undef TA_CONF_BOOL
 #undef TA_CONF_UINT
+#undef TA_CONF_ENUM
 }
 
 static void set_option(ta_conf_t *conf, size_t index, uint64_t value) {
   size_t i = 0;
 #define TA_CONF_BOOL(name, def, doc) if (i++ == index) conf->name = value != 0;
 #define TA_CONF_UINT(name, def, min, max, unit, doc) if (i++ == index) conf->name = value;
+#define TA_CONF_ENUM(name, def, choices, doc) if (i++ == index) conf->name = (unsigned)value;
 #include "conf.def"
 #undef TA_CONF_BOOL
 #undef TA_CONF_UINT
+#undef TA_CONF_ENUM
+}
+
+/* Index of `val` among the '|'-separated choices, or -1. */
+static int choice_index(const char *choices, const char *val, size_t vlen) {
+  int index = 0;
+  for (const char *c = choices;; index++) {
+    const char *bar = strchr(c, '|');
+    size_t clen = bar ? (size_t)(bar - c) : strlen(c);
+    if (clen == vlen && memcmp(c, val, vlen) == 0) return index;
+    if (!bar) return -1;
+    c = bar + 1;
+  }
+}
+
+/* The name of choice `index` of an enum option, for messages and docs ("" if out of range). */
+size_t ta_conf_choice_name(const ta_conf_option_t *o, unsigned index, const char **name) {
+  const char *c = o->unit;
+  for (unsigned i = 0; i < index && c; i++) {
+    c = strchr(c, '|');
+    if (c) c++;
+  }
+  if (!c) {
+    *name = "";
+    return 0;
+  }
+  const char *bar = strchr(c, '|');
+  *name = c;
+  return bar ? (size_t)(bar - c) : strlen(c);
 }
 
 static bool token_is(const char *tok, size_t len, const char *word) {
@@ -64,7 +99,17 @@ static int parse_item(ta_conf_t *conf, const char *item, size_t len) {
     const ta_conf_option_t *o = &ta_conf_options[i];
     if (!token_is(item, klen, o->name)) continue;
     uint64_t v;
-    if (o->is_bool) {
+    if (o->type == TA_CONF_TYPE_ENUM) {
+      int index = choice_index(o->unit, val, vlen);
+      if (index < 0) {
+        const char *def;
+        int dlen = (int)ta_conf_choice_name(o, (unsigned)o->def, &def);
+        ta_log("TIERALLOC_CONF: %s: '%.*s' is not one of %s; using the default %.*s", o->name,
+               (int)vlen, val, o->unit, dlen, def);
+        return 1;
+      }
+      v = (uint64_t)index;
+    } else if (o->type == TA_CONF_TYPE_BOOL) {
       if (token_is(val, vlen, "true") || token_is(val, vlen, "1")) v = 1;
       else if (token_is(val, vlen, "false") || token_is(val, vlen, "0")) v = 0;
       else {
@@ -80,6 +125,7 @@ static int parse_item(ta_conf_t *conf, const char *item, size_t len) {
       return 1;
     }
     set_option(conf, i, v);
+    if (conf == &ta_conf && i < 64) set_mask |= (uint64_t)1 << i;
     return 0;
   }
   ta_log("TIERALLOC_CONF: unknown key '%.*s' ignored (docs/tuning.md lists the options)", (int)klen,
@@ -109,4 +155,10 @@ void ta_conf_init(void) {
   ta_conf_defaults(&ta_conf);
   int errors = ta_conf_parse(&ta_conf, getenv("TIERALLOC_CONF"));
   if (errors && ta_conf.abort_conf) ta_log_fatal("TIERALLOC_CONF has errors and abort_conf is set");
+}
+
+bool ta_conf_was_set(const char *name) {
+  for (size_t i = 0; i < ta_conf_noptions && i < 64; i++)
+    if (strcmp(ta_conf_options[i].name, name) == 0) return (set_mask >> i) & 1;
+  return false;
 }

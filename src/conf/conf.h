@@ -14,24 +14,38 @@ TA_EXTERN_C_BEGIN
 typedef struct {
 #define TA_CONF_BOOL(name, def, doc) bool name;
 #define TA_CONF_UINT(name, def, min, max, unit, doc) uint64_t name;
+#define TA_CONF_ENUM(name, def, choices, doc) unsigned name;
 #include "conf.def"
 #undef TA_CONF_BOOL
 #undef TA_CONF_UINT
+#undef TA_CONF_ENUM
 } ta_conf_t;
+
+/* Indexes of enum choices, in the order conf.def lists them. */
+enum { TA_NUMA_BIND_PREFERRED, TA_NUMA_BIND_BIND, TA_NUMA_BIND_NONE };
+enum { TA_TIER_POLICY_LOCAL, TA_TIER_POLICY_THRESHOLD, TA_TIER_POLICY_RATIO };
+
+/* Whether TIERALLOC_CONF named an option (as opposed to it holding its default). */
+bool ta_conf_was_set(const char *name);
 
 extern ta_conf_t ta_conf;
 
 /* Describes one option for generated docs and ctl. */
+typedef enum { TA_CONF_TYPE_BOOL, TA_CONF_TYPE_UINT, TA_CONF_TYPE_ENUM } ta_conf_type_t;
+
 typedef struct {
   const char *name;
-  bool is_bool;
+  ta_conf_type_t type;
   uint64_t def, min, max;
-  const char *unit;
+  const char *unit;     /* enums: the choices, "a|b|c" */
   const char *doc;
 } ta_conf_option_t;
 
 extern const ta_conf_option_t ta_conf_options[];
 extern const size_t ta_conf_noptions;
+
+/* The name of choice `index` of an enum option: sets *name, returns its length. */
+size_t ta_conf_choice_name(const ta_conf_option_t *o, unsigned index, const char **name);
 
 /* Fills *conf with the defaults. */
 void ta_conf_defaults(ta_conf_t *conf);

@@ -16,7 +16,16 @@ int main(void) {
   printf("| option | type | default | allowed | meaning |\n|---|---|---|---|---|\n");
   for (size_t i = 0; i < ta_conf_noptions; i++) {
     const ta_conf_option_t *o = &ta_conf_options[i];
-    if (o->is_bool)
+    if (o->type == TA_CONF_TYPE_ENUM) {
+      const char *def;
+      int dlen = (int)ta_conf_choice_name(o, (unsigned)o->def, &def);
+      printf("| `%s` | choice | %.*s | ", o->name, dlen, def);
+      for (const char *c = o->unit; *c; c++) {
+        if (*c == '|') printf(", ");
+        else putchar(*c);
+      }
+      printf(" | %s |\n", o->doc);
+    } else if (o->type == TA_CONF_TYPE_BOOL)
       printf("| `%s` | bool | %s | true, false | %s |\n", o->name, o->def ? "true" : "false", o->doc);
     else
       printf("| `%s` | integer%s%s | %llu | %llu to %llu | %s |\n", o->name, o->unit[0] ? ", " : "",

@@ -14,6 +14,8 @@ __thread ta_tcache_t *ta_tcache_self __attribute__((tls_model("initial-exec"))) 
  * thread_local objects, other libraries' keys) are served without re-creating it. */
 static __thread bool thread_done __attribute__((tls_model("initial-exec")));
 
+__thread int ta_thread_tier __attribute__((tls_model("initial-exec"))) = -1;
+
 static pthread_key_t exit_key;
 static bool caching;
 static ta_mutex_t list_lock = TA_MUTEX_INITIALIZER(TA_LOCK_RANK_TCACHE_LIST);
@@ -24,12 +26,31 @@ static uint32_t slots_for(unsigned cls) {
   return n < 4 ? 4 : n > 128 ? 128 : n;
 }
 
+static void send_remote(ta_tcache_t *tc) {
+  if (tc->nremote) ta_arena_send_home(tc->remote_node, tc->remote, tc->nremote);
+  tc->nremote = 0;
+}
+
+static void flush_all(ta_tcache_t *tc) {
+  for (unsigned c = 0; c < TA_NCLASSES; c++) {
+    if (tc->bins[c].count) ta_arena_flush(c, tc->bins[c].slots, tc->bins[c].count);
+    tc->bins[c].count = 0;
+  }
+  send_remote(tc);
+}
+
+/* Points the cache at an arena of `node`. */
+static void settle(ta_tcache_t *tc, unsigned node) {
+  tc->arena = ta_arena_choose(node);
+  tc->node = (uint16_t)tc->arena->node;
+  tc->slab_key = ta_extent_slab_key(tc->node);
+}
+
 static void destroy(void *arg) {
   ta_tcache_t *tc = arg;
   ta_tcache_self = &ta_tcache_empty;
   thread_done = true;
-  for (unsigned c = 0; c < TA_NCLASSES; c++)
-    if (tc->bins[c].count) ta_arena_flush(c, tc->bins[c].slots, tc->bins[c].count);
+  flush_all(tc);
   ta_mutex_lock(&list_lock);
   ta_list_remove(&tc->link);
   ta_mutex_unlock(&list_lock);
@@ -57,8 +78,7 @@ ta_tcache_t *ta_tcache_get(void) {
     tc->bins[c].max = slots_for(c);
     slots += tc->bins[c].max;
   }
-  tc->arena = ta_arena_choose();
-  tc->node = (uint16_t)tc->arena->node;
+  settle(tc, ta_tcache_target_node());
   ta_mutex_lock(&list_lock);
   ta_list_push_back(&live_caches, &tc->link);
   ta_mutex_unlock(&list_lock);
@@ -69,7 +89,30 @@ ta_tcache_t *ta_tcache_get(void) {
   return tc;
 }
 
+unsigned ta_tcache_target_node(void) {
+  int cpu = ta_os_current_cpu();
+  if (ta_thread_tier > 0) {
+    int node = ta_arena_tier_node(cpu, (unsigned)ta_thread_tier);
+    if (node >= 0) return (unsigned)node;
+  }
+  return ta_arena_home_node(cpu);
+}
+
+ta_arena_t *ta_tcache_arena(ta_tcache_t *tc) {
+  if (ta_node_heap_count > 1) {
+    unsigned node = ta_tcache_target_node();
+    if (node != tc->node) {
+      flush_all(tc);
+      settle(tc, node);
+    }
+    /* Frees of this node's objects made elsewhere come home here, in batches. */
+    if (!ta_remote_is_empty(&ta_node_heaps[tc->node]->remote)) ta_arena_drain_remote(tc->node);
+  }
+  return tc->arena;
+}
+
 void *ta_tcache_refill(ta_tcache_t *tc, unsigned cls) {
+  ta_tcache_arena(tc);
   ta_cache_bin_t *bin = &tc->bins[cls];
   unsigned want = bin->max / 2 ? bin->max / 2 : 1;
   ta_arena_t *a = tc->arena;
@@ -86,13 +129,16 @@ void ta_tcache_flush_push(ta_tcache_t *tc, unsigned cls, void *p) {
   bin->slots[bin->count++] = p;
 }
 
+void ta_tcache_free_remote(ta_tcache_t *tc, void *p, unsigned node) {
+  if (tc->nremote && tc->remote_node != node) send_remote(tc);
+  tc->remote_node = (uint16_t)node;
+  tc->remote[tc->nremote++] = p;
+  if (tc->nremote == TA_REMOTE_BATCH) send_remote(tc);
+}
+
 void ta_tcache_flush_self(void) {
   ta_tcache_t *tc = ta_tcache_self;
-  if (tc == &ta_tcache_empty) return;
-  for (unsigned c = 0; c < TA_NCLASSES; c++) {
-    if (tc->bins[c].count) ta_arena_flush(c, tc->bins[c].slots, tc->bins[c].count);
-    tc->bins[c].count = 0;
-  }
+  if (tc != &ta_tcache_empty) flush_all(tc);
 }
 
 void ta_tcache_prefork(void) { ta_mutex_lock(&list_lock); }

@@ -20,11 +20,17 @@ typedef struct ta_cache_bin {
 } ta_cache_bin_t;
 
 typedef struct ta_tcache {
+  uint32_t slab_key;   /* ta_extent_slab_key(node); 0 in the empty cache, so frees miss */
   ta_cache_bin_t bins[TA_NCLASSES];
   uint16_t node;
   ta_arena_t *arena;
   ta_list_t link;      /* on the list of live caches */
   size_t alloc_size;
+  /* Objects of another node, collected here and sent home as one batch. */
+  uint32_t nremote;
+  uint16_t remote_node;
+  void *remote[TA_REMOTE_BATCH];  /* last member: the free fast path may read past a stack's
+                                     bottom into it, see ta_free */
 } ta_tcache_t;
 
 extern ta_tcache_t ta_tcache_empty;
@@ -48,10 +54,22 @@ TA_INLINE bool ta_tcache_push(ta_tcache_t *tc, unsigned cls, void *p) {
 /* The calling thread's cache, created on first use; NULL when this thread has none and will
  * get none (caching disabled, the thread is exiting, or metadata memory ran out). */
 ta_tcache_t *ta_tcache_get(void);
+/* The calling thread's default tier (-1: its own node), set by tieralloc_thread_tier. */
+extern __thread int ta_thread_tier __attribute__((tls_model("initial-exec")));
+
+/* The node the calling thread's plain allocations should come from now: its default tier's
+ * node from its current CPU, or the CPU's own node. */
+unsigned ta_tcache_target_node(void);
+
+/* The arena the calling thread should use now. On a multi-node machine this is where a thread
+ * notices that it runs on another node: its cached objects go home and it follows. */
+ta_arena_t *ta_tcache_arena(ta_tcache_t *tc);
 /* Refills the class's stack from the arena and pops one; NULL when out of memory. */
 void *ta_tcache_refill(ta_tcache_t *tc, unsigned cls);
 /* Flushes the older half of the class's stack to the arenas, then pushes p. */
 void ta_tcache_flush_push(ta_tcache_t *tc, unsigned cls, void *p);
+/* Frees p, an object of `node` (not the cache's node): it goes into the remote batch. */
+void ta_tcache_free_remote(ta_tcache_t *tc, void *p, unsigned node);
 /* Returns every cached object of the calling thread to the arenas. */
 void ta_tcache_flush_self(void);
 

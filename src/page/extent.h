@@ -35,6 +35,19 @@ typedef struct ta_extent {
   uint64_t freemap[];  /* slab: bit i set = object i is free */
 } ta_extent_t;
 
+/* The first four bytes (kind, size_class, node) read as one little-endian word: the free fast
+ * path tests "a slab of my node" with one load and one compare. */
+#if __BYTE_ORDER__ != __ORDER_LITTLE_ENDIAN__
+#error "tieralloc supports little-endian targets only"
+#endif
+#define TA_EXTENT_KEY_MASK 0xffff00ffu
+TA_INLINE uint32_t ta_extent_slab_key(unsigned node) { return TA_EXTENT_SLAB | ((uint32_t)node << 16); }
+TA_INLINE uint32_t ta_extent_header(const ta_extent_t *ext) {
+  uint32_t h;
+  __builtin_memcpy(&h, ext, sizeof(h));
+  return h;
+}
+
 TA_EXTERN_C_END
 
 #endif

@@ -28,6 +28,7 @@ typedef struct ta_hpage {
   uint16_t bucket;
   uint8_t state;
   bool broken;
+  bool marked; /* advised MADV_NOHUGEPAGE */
   uint64_t dirty_since;
   uint64_t bits[]; /* used[words], then dirty[words] */
 } ta_hpage_t;
@@ -121,7 +122,7 @@ static ta_region_t *region_new(ta_hpa_t *hpa, size_t min_units, size_t align) {
   }
   if (g->hugepages) ta_os_advise_huge(addr, want * g->unit_size, true);
   if (hpa->place_region && hpa->place_region(hpa, addr, want * g->unit_size) != 0)
-    hpa->place_failures++;
+    hpa->stats.place_failures++;
   r->base = (uintptr_t)addr;
   r->nunits = want;
   r->nfree_units = want;
@@ -368,6 +369,30 @@ bool ta_hpa_try_grow(ta_hpa_t *hpa, void *addr, size_t npages, size_t more, bool
 
 /* ---- purging ---- */
 
+static void mark_broken(ta_hpa_t *hpa, ta_hpage_t *hp) {
+  hp->broken = true;
+  hpa->stats.broken_units++;
+  if (hpa->stats.marked_units >= ta_conf.nohuge_marks_max) {
+    hpa->stats.unmarked_breaks++;
+    return;
+  }
+  if (ta_os_advise_huge((void *)hp->base, ta_hpa_geometry.unit_size, false) == 0) {
+    hp->marked = true;
+    hpa->stats.marked_units++;
+  }
+}
+
+static void unbreak(ta_hpa_t *hpa, ta_hpage_t *hp) {
+  if (hp->marked) {
+    /* A failed re-advice leaves the range 4 KiB-backed: slower, never wrong. */
+    ta_os_advise_huge((void *)hp->base, ta_hpa_geometry.unit_size, true);
+    hp->marked = false;
+    hpa->stats.marked_units--;
+  }
+  hp->broken = false;
+  hpa->stats.broken_units--;
+}
+
 static size_t purge_dirty_runs(ta_hpa_t *hpa, ta_hpage_t *hp) {
   const ta_hpa_geometry_t *g = &ta_hpa_geometry;
   size_t purged = 0, pos = 0;
@@ -406,11 +431,7 @@ size_t ta_hpa_purge_step(ta_hpa_t *hpa, uint64_t now, size_t budget, bool force)
     hpa->stats.dirty_pages -= hp->ndirty;
     hpa->stats.purged_pages += hp->ndirty;
     hp->ndirty = 0;
-    if (hp->broken) {
-      if (g->hugepages) ta_os_advise_huge((void *)hp->base, g->unit_size, true);
-      hp->broken = false;
-      hpa->stats.broken_units--;
-    }
+    if (hp->broken) unbreak(hpa, hp);
   }
   /* Units with live data: purge their free pages only when breaking the hugepage pays. */
   size_t visits = 0;
@@ -419,12 +440,8 @@ size_t ta_hpa_purge_step(ta_hpa_t *hpa, uint64_t now, size_t budget, bool force)
     if (!force && !ta_decay_is_due(now, hp->dirty_since, hpa->decay_ns)) break;
     l = l->next;
     dirty_unlink(hp);
-    if (force || ta_decay_should_break(hp->nused, g->unit_pages, hpa->break_pct, hp->broken)) {
-      if (!hp->broken && g->hugepages) {
-        ta_os_advise_huge((void *)hp->base, g->unit_size, false);
-        hp->broken = true;
-        hpa->stats.broken_units++;
-      }
+    if (force || ta_decay_should_break(hp->nused, g->unit_pages, hpa->break_pct, hp->broken || !g->hugepages)) {
+      if (!hp->broken && g->hugepages) mark_broken(hpa, hp);
       purged += purge_dirty_runs(hpa, hp);
       if (hp->ndirty) { /* a purge failed: try again later */
         hp->dirty_since = now;

@@ -47,8 +47,11 @@ typedef struct ta_hpa_stats {
   size_t active_pages;     /* handed out */
   size_t dirty_pages;      /* free but resident */
   size_t purged_pages;     /* returned to the kernel, total */
-  size_t broken_units;     /* units split on purpose (NOHUGEPAGE) now */
+  size_t broken_units;     /* units split on purpose now */
+  size_t marked_units;     /* of those, marked MADV_NOHUGEPAGE (at most conf nohuge_marks_max) */
+  size_t unmarked_breaks;  /* breaks left unmarked because the bound was reached, total */
   size_t units_in_use;     /* units holding live data */
+  size_t place_failures;   /* regions left unbound because the placement hook failed */
 } ta_hpa_stats_t;
 
 struct ta_hpage;
@@ -69,7 +72,6 @@ typedef struct ta_hpa {
    * an error is counted and the region is used unbound. Set by the tier layer, NULL = none. */
   int (*place_region)(struct ta_hpa *hpa, void *addr, size_t size);
   ta_hpa_stats_t stats;
-  size_t place_failures;
 } ta_hpa_t;
 
 /* pre: ta_hpa_geometry_init ran. Returns 0 or ENOMEM. */

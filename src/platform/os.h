@@ -34,6 +34,9 @@ typedef struct ta_os_ops {
   int (*move_pages)(unsigned long count, void **pages, const int *nodes, int *status, int flags);
   /* Monotonic clock in nanoseconds. */
   uint64_t (*now_ns)(void);
+  /* get_mempolicy(2) for the calling thread: *mode gets MPOL_DEFAULT (0) unless the process
+   * was started under a policy (numactl --membind/--preferred/--interleave, set_mempolicy). */
+  int (*task_policy)(int *mode);
 } ta_os_ops_t;
 
 extern const ta_os_ops_t ta_os_linux_ops;
@@ -57,6 +60,7 @@ TA_INLINE int ta_os_move_pages(unsigned long count, void **pages, const int *nod
   return ta_os_ops->move_pages(count, pages, nodes, status, flags);
 }
 TA_INLINE uint64_t ta_os_now_ns(void) { return ta_os_ops->now_ns(); }
+TA_INLINE int ta_os_task_policy(int *mode) { return ta_os_ops->task_policy(mode); }
 
 /* Machine facts read once at start-up (ta_os_init) and constant afterwards. */
 typedef struct {

@@ -69,6 +69,11 @@ static uint64_t linux_now_ns(void) {
   return (uint64_t)ts.tv_sec * 1000000000u + (uint64_t)ts.tv_nsec;
 }
 
+static int linux_task_policy(int *mode) {
+  long r = syscall(SYS_get_mempolicy, mode, NULL, 0, NULL, 0);
+  return r == 0 ? 0 : errno;
+}
+
 const ta_os_ops_t ta_os_linux_ops = {
     .map = linux_map,
     .unmap = linux_unmap,
@@ -77,6 +82,7 @@ const ta_os_ops_t ta_os_linux_ops = {
     .bind = linux_bind,
     .move_pages = linux_move_pages,
     .now_ns = linux_now_ns,
+    .task_policy = linux_task_policy,
 };
 
 const ta_os_ops_t *ta_os_ops = &ta_os_linux_ops;

@@ -1,0 +1,172 @@
+// Stress through the allocator's internal entry points (ta_malloc and friends), so the same
+// test runs in normal builds and under ASan, UBSan and TSan, where the sanitizer keeps the
+// process's malloc. Each test is bounded in time.
+#include <gtest/gtest.h>
+#include <sys/wait.h>
+#include <unistd.h>
+
+#include <atomic>
+#include <chrono>
+#include <cstring>
+#include <mutex>
+#include <random>
+#include <thread>
+#include <vector>
+
+#include "api.h"
+
+namespace {
+
+using Clock = std::chrono::steady_clock;
+
+// Fills a block with a pattern derived from its address and size, and checks it.
+void fill(unsigned char *p, size_t n) {
+  for (size_t i = 0; i + 1 < n; i += 61) p[i] = (unsigned char)(((uintptr_t)p >> 4) + i + n);
+  if (n) p[n - 1] = (unsigned char)n;
+}
+bool intact(const unsigned char *p, size_t n) {
+  for (size_t i = 0; i + 1 < n; i += 61)
+    if (p[i] != (unsigned char)(((uintptr_t)p >> 4) + i + n)) return false;
+  return n == 0 || p[n - 1] == (unsigned char)n;
+}
+
+size_t random_size(std::mt19937 &rng) {
+  switch (rng() % 8) {
+    case 0: return rng() % (1 << 20);   // large
+    case 1: return 4096 + rng() % 61440;
+    default: return rng() % 1024;
+  }
+}
+
+struct Block {
+  unsigned char *p;
+  size_t n;
+};
+
+TEST(Stress, CrossThreadFreeStorm) {
+  const int kThreads = 4;
+  std::vector<std::vector<Block>> mailbox(kThreads);
+  std::vector<std::mutex> locks(kThreads);
+  std::atomic<long> corrupt{0}, ops{0};
+  auto deadline = Clock::now() + std::chrono::seconds(3);
+  std::vector<std::thread> ts;
+  for (int t = 0; t < kThreads; t++)
+    ts.emplace_back([&, t] {
+      std::mt19937 rng(t + 1);
+      while (Clock::now() < deadline) {
+        std::vector<Block> batch;
+        for (int i = 0; i < 256; i++) {
+          size_t n = random_size(rng);
+          auto *p = (unsigned char *)ta_malloc(n);
+          fill(p, n);
+          batch.push_back({p, n});
+        }
+        {  // hand them to the next thread
+          std::lock_guard<std::mutex> g(locks[(t + 1) % kThreads]);
+          auto &box = mailbox[(t + 1) % kThreads];
+          box.insert(box.end(), batch.begin(), batch.end());
+        }
+        std::vector<Block> mine;
+        {
+          std::lock_guard<std::mutex> g(locks[t]);
+          mine.swap(mailbox[t]);
+        }
+        for (Block &b : mine) {
+          if (!intact(b.p, b.n)) corrupt++;
+          ta_free(b.p);
+        }
+        ops += 256;
+      }
+    });
+  for (auto &t : ts) t.join();
+  for (auto &box : mailbox)
+    for (Block &b : box) {
+      if (!intact(b.p, b.n)) corrupt++;
+      ta_free(b.p);
+    }
+  EXPECT_EQ(corrupt.load(), 0);
+  EXPECT_GT(ops.load(), 10000);
+}
+
+TEST(Stress, ReallocChains) {
+  std::vector<std::thread> ts;
+  std::atomic<long> bad{0};
+  for (int t = 0; t < 3; t++)
+    ts.emplace_back([&, t] {
+      std::mt19937 rng(100 + t);
+      for (int chain = 0; chain < 80; chain++) {
+        size_t n = 1 + rng() % 64;
+        auto *p = (unsigned char *)ta_malloc(n);
+        for (size_t i = 0; i < n; i++) p[i] = (unsigned char)(i * 7 + chain);
+        for (int step = 0; step < 40; step++) {
+          size_t m = rng() % 3 == 0 ? 1 + rng() % (n + 1) : n + rng() % (3 * n + 100);
+          m = std::min<size_t>(m, 1 << 20);
+          p = (unsigned char *)ta_realloc(p, m);
+          for (size_t i = 0; i < std::min(n, m); i++)
+            if (p[i] != (unsigned char)(i * 7 + chain)) bad++;
+          for (size_t i = n; i < m; i++) p[i] = (unsigned char)(i * 7 + chain);
+          n = m;
+        }
+        ta_free(p);
+      }
+    });
+  for (auto &t : ts) t.join();
+  EXPECT_EQ(bad.load(), 0);
+}
+
+TEST(Stress, ThreadChurn) {
+  // Many short threads; each leaves objects for the next generation to free.
+  std::atomic<void *> handoff[64] = {};
+  for (int gen = 0; gen < 40; gen++) {
+    std::vector<std::thread> ts;
+    for (int t = 0; t < 8; t++)
+      ts.emplace_back([&, t] {
+        for (int i = 0; i < 200; i++) {
+          void *p = ta_malloc((size_t)(t * 37 + i) % 3000);
+          void *old = handoff[(t * 8 + i) % 64].exchange(p);
+          ta_free(old);
+        }
+      });
+    for (auto &t : ts) t.join();
+  }
+  for (auto &h : handoff) ta_free(h.exchange(nullptr));
+}
+
+TEST(Stress, ForkUnderLoad) {
+  std::atomic<bool> stop{false};
+  std::vector<std::thread> ts;
+  for (int t = 0; t < 2; t++)
+    ts.emplace_back([&, t] {
+      std::mt19937 rng(t);
+      std::vector<void *> v;
+      while (!stop) {
+        v.push_back(ta_malloc(random_size(rng)));
+        if (v.size() > 500) {
+          for (void *p : v) ta_free(p);
+          v.clear();
+        }
+      }
+      for (void *p : v) ta_free(p);
+    });
+  for (int i = 0; i < 20; i++) {
+    pid_t pid = fork();
+    ASSERT_GE(pid, 0);
+    if (pid == 0) {
+      alarm(20);  // a deadlock in the child becomes a failure, not a hang
+      std::vector<void *> v;
+      for (int j = 0; j < 2000; j++) v.push_back(ta_malloc((size_t)j * 13 % 70000));
+      v.push_back(ta_calloc(1000, 1000));
+      v.push_back(ta_realloc(ta_malloc(10), 1 << 20));
+      for (void *p : v) ta_free(p);
+      _exit(0);
+    }
+    int status = 0;
+    ASSERT_EQ(waitpid(pid, &status, 0), pid);
+    ASSERT_TRUE(WIFEXITED(status)) << "child died of signal " << WTERMSIG(status);
+    ASSERT_EQ(WEXITSTATUS(status), 0);
+  }
+  stop = true;
+  for (auto &t : ts) t.join();
+}
+
+}  // namespace

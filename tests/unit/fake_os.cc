@@ -1,0 +1,93 @@
+// fake_os.cc: see fake_os.h. Purge zeroes the range, as MADV_DONTNEED does for anonymous memory.
+#include "fake_os.h"
+
+#include <sys/mman.h>
+
+#include <cerrno>
+#include <cstring>
+#include <stdexcept>
+
+FakeOs *FakeOs::current = nullptr;
+
+struct FakeOpsImpl {
+  static int map(void **out, size_t size, size_t align) {
+    FakeOs *f = FakeOs::current;
+    if (f->map_fail_count > 0) {
+      f->map_fail_count--;
+      return f->map_fail_errno ? f->map_fail_errno : ENOMEM;
+    }
+    uintptr_t base = (uintptr_t)f->arena_ + f->used_;
+    uintptr_t a = (base + align - 1) & ~(uintptr_t)(align - 1);
+    if (a + size > (uintptr_t)f->arena_ + f->arena_size_) return ENOMEM;
+    f->used_ = a + size - (uintptr_t)f->arena_;
+    f->maps++;
+    *out = (void *)a;
+    return 0;
+  }
+  static int unmap(void *, size_t) {
+    FakeOs::current->unmaps++;
+    return 0;
+  }
+  static int purge(void *addr, size_t size) {
+    FakeOs *f = FakeOs::current;
+    if (f->purge_fail_errno) return f->purge_fail_errno;
+    memset(addr, 0, size);
+    f->purges++;
+    f->purged_bytes += size;
+    return 0;
+  }
+  static int advise_huge(void *addr, size_t size, bool on) {
+    FakeOs *f = FakeOs::current;
+    if (f->advise_fail_errno) return f->advise_fail_errno;
+    if (on) {
+      f->huge_on++;
+    } else {
+      f->huge_off++;
+      f->huge_off_ranges.push_back({(uintptr_t)addr, size});
+    }
+    return 0;
+  }
+  static int bind(void *, size_t, int, const unsigned long *, unsigned long, unsigned) {
+    FakeOs::current->binds++;
+    return 0;
+  }
+  static int move_pages(unsigned long count, void **, const int *, int *status, int) {
+    for (unsigned long i = 0; i < count; i++) status[i] = 0;
+    return 0;
+  }
+  static uint64_t now_ns() { return FakeOs::current->now; }
+  static int task_policy(int *mode) {
+    *mode = FakeOs::current->task_mode;
+    return 0;
+  }
+};
+
+static const ta_os_ops_t fake_ops = {FakeOpsImpl::map,         FakeOpsImpl::unmap,
+                                     FakeOpsImpl::purge,       FakeOpsImpl::advise_huge,
+                                     FakeOpsImpl::bind,        FakeOpsImpl::move_pages,
+                                     FakeOpsImpl::now_ns,      FakeOpsImpl::task_policy};
+
+FakeOs::FakeOs() {
+  arena_size_ = (size_t)8 << 30;  // address space only: pages cost memory once touched
+  void *p = mmap(nullptr, arena_size_, PROT_READ | PROT_WRITE,
+                 MAP_PRIVATE | MAP_ANONYMOUS | MAP_NORESERVE, -1, 0);
+  if (p == MAP_FAILED) throw std::runtime_error("fake os: cannot reserve address space");
+  arena_ = (char *)p;
+}
+
+FakeOs::~FakeOs() {
+  uninstall();
+  munmap(arena_, arena_size_);
+}
+
+void FakeOs::install() {
+  current = this;
+  ta_os_set_ops(&fake_ops);
+}
+
+void FakeOs::uninstall() {
+  if (current == this) {
+    ta_os_set_ops(nullptr);
+    current = nullptr;
+  }
+}

@@ -1,0 +1,34 @@
+// fake_os.h: an in-memory operating system for unit tests. Memory comes from one big
+// reservation made at construction; every primitive is counted, can be made to fail, and the
+// clock is set by the test.
+#pragma once
+
+#include <cstddef>
+#include <cstdint>
+#include <vector>
+
+#include "platform.h"
+
+struct FakeOs {
+  // Counters.
+  size_t maps = 0, unmaps = 0, purges = 0, purged_bytes = 0, huge_on = 0, huge_off = 0, binds = 0;
+  // Failure injection: the next N calls of a primitive fail with the given errno.
+  int map_fail_errno = 0;
+  int map_fail_count = 0;
+  int purge_fail_errno = 0;
+  int advise_fail_errno = 0;
+  uint64_t now = 1'000'000'000;  // ns
+  int task_mode = 0;             // what get_mempolicy reports (MPOL_DEFAULT)
+  std::vector<std::pair<uintptr_t, size_t>> huge_off_ranges;
+
+  static FakeOs *current;
+  FakeOs();
+  ~FakeOs();
+  void install();
+  void uninstall();
+
+ private:
+  char *arena_ = nullptr;
+  size_t arena_size_ = 0, used_ = 0;
+  friend struct FakeOpsImpl;
+};

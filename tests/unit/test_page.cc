@@ -1,0 +1,274 @@
+// The page layer on the in-memory fake OS: pagemap, the hugepage allocator's packing, decay and
+// hugepage-breaking policy, spans, zeroing, and failures of the OS primitives.
+#include <gtest/gtest.h>
+
+#include <cerrno>
+#include <cstring>
+#include <set>
+
+#include "fake_os.h"
+
+#include "conf.h"
+#include "page.h"
+
+namespace {
+
+FakeOs *fake;
+
+class Env : public testing::Environment {
+ public:
+  void SetUp() override {
+    ta_os_init();  // the real page and hugepage sizes of this machine
+    ta_conf_defaults(&ta_conf);
+    ta_conf.region_mb = 64;
+    fake = new FakeOs();
+    fake->install();
+    ta_hpa_geometry_init();
+  }
+};
+testing::Environment *const env = testing::AddGlobalTestEnvironment(new Env);
+
+const uint64_t kDecay = 1'000'000'000;  // 1 s
+
+struct Hpa : testing::Test {
+  ta_hpa_t hpa;
+  size_t page = ta_hpa_geometry.page_size, unit = ta_hpa_geometry.unit_size;
+  size_t upages = ta_hpa_geometry.unit_pages;
+  void SetUp() override {
+    ASSERT_EQ(ta_hpa_init(&hpa, 0, kDecay, 50), 0);
+    fake->map_fail_count = 0;
+    fake->purge_fail_errno = 0;
+    fake->advise_fail_errno = 0;
+  }
+  void *alloc(size_t n, bool *zeroed = nullptr) {
+    bool z;
+    void *p = ta_hpa_alloc(&hpa, n, 1, zeroed ? zeroed : &z);
+    EXPECT_NE(p, nullptr);
+    return p;
+  }
+  ta_hpa_stats_t stats() {
+    ta_hpa_stats_t s;
+    ta_hpa_get_stats(&hpa, &s);
+    return s;
+  }
+  uintptr_t unit_of(void *p) { return (uintptr_t)p & ~(uintptr_t)(unit - 1); }
+};
+
+TEST(Pagemap, SetLookupClear) {
+  ta_extent_t e{};
+  static char buf[1 << 16] __attribute__((aligned(1 << 16)));
+  ASSERT_EQ(ta_pagemap_set(buf, sizeof(buf), &e), 0);
+  EXPECT_EQ(ta_pagemap_lookup(buf), &e);
+  EXPECT_EQ(ta_pagemap_lookup(buf + sizeof(buf) - 1), &e);
+  EXPECT_EQ(ta_pagemap_lookup(buf + sizeof(buf)), nullptr);
+  ASSERT_EQ(ta_pagemap_set(buf, sizeof(buf), nullptr), 0);
+  EXPECT_EQ(ta_pagemap_lookup(buf), nullptr);
+  EXPECT_EQ(ta_pagemap_lookup((void *)((uintptr_t)1 << 50)), nullptr);
+}
+
+TEST(Pagemap, LeafFailureChangesNothing) {
+  ta_extent_t e{};
+  // An address whose 1 GiB leaf does not exist yet.
+  void *addr = (void *)((uintptr_t)0x7e00'0000'0000);
+  fake->map_fail_count = 1;
+  EXPECT_EQ(ta_pagemap_set(addr, 4096, &e), ENOMEM);
+  EXPECT_EQ(ta_pagemap_lookup(addr), nullptr);
+  EXPECT_EQ(ta_pagemap_set(addr, 4096, &e), 0);
+  EXPECT_EQ(ta_pagemap_lookup(addr), &e);
+  ta_pagemap_set(addr, 4096, nullptr);
+}
+
+TEST_F(Hpa, AdvisesRegionsHugeAndCountsPages) {
+  size_t on = fake->huge_on;
+  void *p = alloc(3);
+  EXPECT_EQ((uintptr_t)p % page, 0u);
+  if (ta_hpa_geometry.hugepages) {
+    EXPECT_EQ(fake->huge_on, on + 1);
+  }
+  EXPECT_EQ(stats().active_pages, 3u);
+  EXPECT_EQ(stats().mapped_bytes, (size_t)64 << 20);
+  ta_hpa_free(&hpa, p, 3);
+  EXPECT_EQ(stats().active_pages, 0u);
+  EXPECT_EQ(stats().dirty_pages, 3u);
+}
+
+TEST_F(Hpa, FillsTheFullestHugepageFirst) {
+  // Unit A: nearly full (10 free pages). Unit B: nearly empty.
+  void *a = alloc(upages - 10);
+  void *b = alloc(upages);  // a second whole unit
+  ASSERT_NE(unit_of(a), unit_of(b));
+  ta_hpa_free(&hpa, b, upages - 5);  // B now holds only its last 5 pages
+  void *p = alloc(4);
+  EXPECT_EQ(unit_of(p), unit_of(a)) << "a small request must go to the fuller unit";
+  void *q = alloc(20);  // does not fit A's remaining 6 pages: goes to B
+  EXPECT_EQ(unit_of(q), unit_of(b));
+}
+
+TEST_F(Hpa, ZeroedOnlyWhenUntouchedOrPurged) {
+  bool z;
+  char *p = (char *)alloc(8, &z);
+  EXPECT_TRUE(z);
+  memset(p, 0xab, 8 * page);
+  ta_hpa_free(&hpa, p, 8);
+  char *q = (char *)alloc(8, &z);
+  ASSERT_EQ(q, p);
+  EXPECT_FALSE(z) << "reused dirty pages must not be reported zero";
+  ta_hpa_free(&hpa, q, 8);
+  ta_hpa_purge_step(&hpa, fake->now, 0, true);
+  char *r = (char *)alloc(8, &z);
+  EXPECT_TRUE(z);
+  for (size_t i = 0; i < 8 * page; i++) ASSERT_EQ(r[i], 0);
+}
+
+TEST_F(Hpa, PurgesWholeFreeUnitsOnlyAfterDecay) {
+  uint64_t t0 = fake->now;
+  void *p = alloc(upages);
+  ta_hpa_free(&hpa, p, upages);
+  EXPECT_EQ(ta_hpa_next_due(&hpa), t0 + kDecay);
+  EXPECT_EQ(ta_hpa_purge_step(&hpa, t0 + kDecay - 1, 0, false), 0u);
+  EXPECT_EQ(stats().dirty_pages, upages);
+  size_t off = fake->huge_off;
+  EXPECT_EQ(ta_hpa_purge_step(&hpa, t0 + kDecay, 0, false), upages);
+  EXPECT_EQ(stats().dirty_pages, 0u);
+  EXPECT_EQ(fake->huge_off, off) << "a wholly free unit is purged without breaking it";
+  EXPECT_EQ(ta_hpa_next_due(&hpa), UINT64_MAX);
+}
+
+TEST_F(Hpa, BreaksAHugepageOnlyWhenMostlyFree) {
+  uint64_t t0 = fake->now;
+  char *p = (char *)alloc(upages);
+  // 80% still used: keep the hugepage whole.
+  size_t keep = upages * 8 / 10;
+  ta_hpa_free(&hpa, p + keep * page, upages - keep);
+  size_t off = fake->huge_off;
+  EXPECT_EQ(ta_hpa_purge_step(&hpa, t0 + kDecay, 0, false), 0u);
+  EXPECT_EQ(fake->huge_off, off);
+  EXPECT_EQ(stats().dirty_pages, upages - keep);
+  // Down to 10% used: now its free pages are worth more than the hugepage.
+  size_t live = upages / 10;
+  ta_hpa_free(&hpa, p + live * page, keep - live);
+  fake->now = t0 + 3 * kDecay;
+  EXPECT_EQ(ta_hpa_purge_step(&hpa, fake->now, 0, false), upages - live);
+  EXPECT_EQ(stats().dirty_pages, 0u);
+  if (ta_hpa_geometry.hugepages) {
+    EXPECT_EQ(fake->huge_off, off + 1);
+    EXPECT_EQ(fake->huge_off_ranges.back().first, (uintptr_t)p);
+    EXPECT_EQ(fake->huge_off_ranges.back().second, unit);
+  }
+  EXPECT_EQ(stats().broken_units, ta_hpa_geometry.hugepages ? 1u : 0u);
+  // Once wholly free and purged, the unit is advised huge again.
+  size_t on = fake->huge_on;
+  ta_hpa_free(&hpa, p, live);
+  ta_hpa_purge_step(&hpa, fake->now + kDecay, 0, false);
+  EXPECT_EQ(stats().broken_units, 0u);
+  if (ta_hpa_geometry.hugepages) {
+    EXPECT_EQ(fake->huge_on, on + 1);
+  }
+}
+
+TEST_F(Hpa, MarksAreBounded) {
+  if (!ta_hpa_geometry.hugepages) GTEST_SKIP() << "no THP on this machine: nothing to mark";
+  uint64_t saved = ta_conf.nohuge_marks_max;
+  ta_conf.nohuge_marks_max = 0;
+  char *p = (char *)alloc(upages);
+  ta_hpa_free(&hpa, p + page, upages - 1);
+  size_t off = fake->huge_off;
+  fake->now += 2 * kDecay;
+  EXPECT_EQ(ta_hpa_purge_step(&hpa, fake->now, 0, false), upages - 1) << "still purged";
+  EXPECT_EQ(fake->huge_off, off) << "but not marked";
+  EXPECT_EQ(stats().unmarked_breaks, 1u);
+  EXPECT_EQ(stats().marked_units, 0u);
+  ta_conf.nohuge_marks_max = saved;
+  ta_hpa_free(&hpa, p, 1);
+}
+
+TEST_F(Hpa, SpanTailGoesToTheFiller) {
+  size_t n = 2 * upages + 3;
+  char *p = (char *)alloc(n);
+  EXPECT_EQ((uintptr_t)p % unit, 0u);
+  char *q = (char *)alloc(1);
+  EXPECT_EQ(q, p + n * page) << "the span's last unit serves small requests";
+  ta_hpa_free(&hpa, p, n);
+  ta_hpa_free(&hpa, q, 1);
+  EXPECT_EQ(stats().active_pages, 0u);
+  EXPECT_EQ(stats().units_in_use, 0u);
+}
+
+TEST_F(Hpa, AlignedRequests) {
+  bool z;
+  alloc(1);
+  void *p = ta_hpa_alloc(&hpa, 4, 16, &z);
+  EXPECT_EQ((uintptr_t)p % (16 * page), 0u);
+  void *q = ta_hpa_alloc(&hpa, 3, 4 * upages, &z);
+  EXPECT_EQ((uintptr_t)q % (4 * unit), 0u);
+}
+
+TEST_F(Hpa, GrowInPlace) {
+  bool z;
+  char *p = (char *)alloc(4);
+  EXPECT_TRUE(ta_hpa_try_grow(&hpa, p, 4, 4, &z));
+  char *blocker = (char *)alloc(1);
+  EXPECT_EQ(blocker, p + 8 * page);
+  EXPECT_FALSE(ta_hpa_try_grow(&hpa, p, 8, 1, &z));
+}
+
+TEST_F(Hpa, ReservationFallsBackThenFails) {
+  // First reservation (region_mb) refused, the retry at the needed size succeeds.
+  fake->map_fail_count = 1;
+  void *p = alloc(1);
+  EXPECT_EQ(stats().mapped_bytes, unit);
+  ta_hpa_free(&hpa, p, 1);
+  // Both refused: NULL, and the allocator still works afterwards.
+  fake->map_fail_count = 2;
+  bool z;
+  EXPECT_EQ(ta_hpa_alloc(&hpa, 2 * upages, 1, &z), nullptr);
+  EXPECT_NE(ta_hpa_alloc(&hpa, 2 * upages, 1, &z), nullptr);
+}
+
+TEST_F(Hpa, FailedAdviceAndPurgeAreSurvived) {
+  fake->advise_fail_errno = EINVAL;
+  void *p = alloc(upages);
+  fake->purge_fail_errno = EINVAL;
+  ta_hpa_free(&hpa, p, upages);
+  EXPECT_EQ(ta_hpa_purge_step(&hpa, fake->now + kDecay, 0, false), 0u);
+  EXPECT_EQ(stats().dirty_pages, upages) << "a failed purge stays counted as resident";
+  fake->purge_fail_errno = 0;
+  EXPECT_EQ(ta_hpa_purge_step(&hpa, fake->now + 3 * kDecay, 0, false), upages);
+}
+
+TEST_F(Hpa, DoubleFreeOfPagesAborts) {
+  void *p = alloc(2);
+  ta_hpa_free(&hpa, p, 2);
+  EXPECT_DEATH(ta_hpa_free(&hpa, p, 2), "double free");
+}
+
+TEST(Decay, Curve) {
+  EXPECT_FALSE(ta_decay_is_due(1999, 1000, 1000));
+  EXPECT_TRUE(ta_decay_is_due(2000, 1000, 1000));
+  EXPECT_TRUE(ta_decay_is_due(5, 5, 0));
+  EXPECT_FALSE(ta_decay_is_due(4, 5, 0)) << "a clock step backwards is not 'due'";
+  EXPECT_TRUE(ta_decay_should_break(256, 512, 50, false));
+  EXPECT_FALSE(ta_decay_should_break(257, 512, 50, false));
+  EXPECT_TRUE(ta_decay_should_break(511, 512, 50, true));
+  EXPECT_FALSE(ta_decay_should_break(1, 512, 0, false));
+  EXPECT_TRUE(ta_decay_should_break(0, 512, 0, false));
+}
+
+TEST(Large, UsableSizeIsPageRoundedAndRegistered) {
+  ta_hpa_t hpa;
+  ASSERT_EQ(ta_hpa_init(&hpa, 0, kDecay, 50), 0);
+  size_t page = ta_hpa_geometry.page_size;
+  char *p = (char *)ta_large_alloc(&hpa, 100000, 16, true, 0);
+  ASSERT_NE(p, nullptr);
+  ta_extent_t *e = ta_pagemap_lookup(p);
+  ASSERT_NE(e, nullptr);
+  EXPECT_EQ(e->kind, TA_EXTENT_LARGE);
+  EXPECT_EQ(e->usable, (100000 + page - 1) / page * page);
+  EXPECT_EQ(ta_pagemap_lookup(p + page), nullptr) << "interior pages are not registered";
+  EXPECT_TRUE(ta_large_resize_in_place(&hpa, e, 50000 + page));
+  EXPECT_EQ(e->usable, (50000 + page + page - 1) / page * page);
+  ta_large_free(&hpa, e);
+  EXPECT_EQ(ta_pagemap_lookup(p), nullptr);
+}
+
+}  // namespace
