@@ -138,18 +138,21 @@ def micro_table(micro):
         items = b.get("items_per_second")
         if agg == "median" and items:
             rows.setdefault(name, {})["ns"] = 1e9 / items
+            extra = {k: v for k, v in b.items() if k.endswith("_ns_per_object")}
+            if extra:
+                rows[name]["extra"] = ", ".join(f"{k} {v:.1f}" for k, v in extra.items())
         elif agg == "cv" and items is not None:
             rows.setdefault(name, {})["cv"] = items
     out = ["## Microbenchmarks of tieralloc's pieces", "",
            "bench/micro (Google Benchmark, linked to the layer libraries): ns per item (one lookup, one "
            "push or pop, one object freed) from items per second, which Google Benchmark computes from CPU "
-           "time (from the timed flush alone for BM_RemoteFree), median of 3 repetitions, with the "
+           "time (from the timed call alone for BM_FlushToBin and BM_RemoteFree), median of 3 repetitions, with the "
            "coefficient of variation. Debian's libbenchmark warns that it was built as DEBUG; that "
            "affects its own bookkeeping, not the timed code.", "",
-           "| benchmark | ns per item | cv |", "|---|---|---|"]
+           "| benchmark | ns per item | cv | also measured |", "|---|---|---|---|"]
     for name, r in rows.items():
         if "ns" in r:
-            out.append(f"| {name} | {r['ns']:.2f} | {100 * r.get('cv', 0):.1f}% |")
+            out.append(f"| {name} | {r['ns']:.2f} | {100 * r.get('cv', 0):.1f}% | {r.get('extra', '')} |")
     return "\n".join(out)
 
 
