@@ -86,7 +86,34 @@ class Watchdog {
   std::thread t_;
 };
 
+// Each test starts the allocator from the main thread first, so the test is about what it names;
+// FirstCallsFromManyThreadsAtOnce covers the start-up itself.
+void start_allocator() { ta_free(ta_malloc(16)); }
+
+TEST(Threads, FirstCallsFromManyThreadsAtOnce) {
+  // The allocator starts while other threads are already calling it: they must wait for
+  // start-up and then be served. Under TSan this shows a known race (docs/reliability.md,
+  // "Known bugs"): the fast path reads the size-class table while start-up writes it.
+  std::atomic<int> go{0};
+  std::atomic<long> bad{0};
+  std::vector<std::thread> ts;
+  for (int t = 0; t < 4; t++)
+    ts.emplace_back([&, t] {
+      go++;
+      while (go < 4) {
+      }
+      for (int i = 0; i < 1000; i++) {
+        void *p = ta_malloc((size_t)(t * 100 + i) % 5000 + 1);
+        if (!p) bad++;
+        ta_free(p);
+      }
+    });
+  for (auto &t : ts) t.join();
+  EXPECT_EQ(bad.load(), 0);
+}
+
 TEST(Threads, ThousandsCreatedAndDestroyedWhileAllocating) {
+  start_allocator();
   Watchdog dog("thread churn", 240);
   constexpr int kWave = 50, kSlots = 1024;
   std::vector<std::atomic<Block *>> exchange(kSlots);
@@ -140,6 +167,7 @@ TEST(Threads, ThousandsCreatedAndDestroyedWhileAllocating) {
 }
 
 TEST(Threads, ForkWhileOtherThreadsAllocate) {
+  start_allocator();
   Watchdog dog("fork under load", 240);
   std::atomic<bool> stop{false};
   std::atomic<long> parent_ops{0};
@@ -184,11 +212,13 @@ TEST(Threads, ForkWhileOtherThreadsAllocate) {
       for (void *p : v)
         if (!p) _exit(5);
       for (void *p : v) ta_free(p);
+#if !RELIABILITY_TSAN  // TSan does not support threads in the child of a multi-threaded fork
       // A thread in the child: its cache starts, fills and flushes at exit.
       std::thread child_thread([] {
         for (int j = 0; j < 5000; j++) ta_free(ta_malloc((size_t)j % 4000));
       });
       child_thread.join();
+#endif
       _exit(0);
     }
     int st = 0;
@@ -225,6 +255,7 @@ void on_rt(int) { rt_received.fetch_add(1, std::memory_order_relaxed); }
 
 TEST(Threads, SignalStormDuringMallocDoesNotDeadlock) {
   ASSERT_TRUE(std::atomic<long>{}.is_lock_free());
+  start_allocator();
   Watchdog dog("signal storm", 120);
   sem_init(&alarm_sem, 0, 0);
   struct sigaction sa {};
@@ -305,7 +336,13 @@ TEST(Threads, SignalStormDuringMallocDoesNotDeadlock) {
          alarms.load(), rt_sent, rt_received.load(), ops.load());
   EXPECT_EQ(corrupt.load(), 0);
   EXPECT_EQ(posts, alarms.load());
+#if RELIABILITY_TSAN
+  // TSan defers signals to its own safe points and merges what overflows its per-thread buffer.
+  EXPECT_GT(rt_received.load(), 0);
+  EXPECT_LE(rt_received.load(), rt_sent);
+#else
   EXPECT_EQ(rt_received.load(), rt_sent);
+#endif
   EXPECT_GT(alarms.load(), 100);
   EXPECT_GT(ops.load(), 10000);
 }
