@@ -1,0 +1,171 @@
+/* misuse_case.c: commits one memory-safety bug against the malloc family, for test_misuse.cc,
+ * which runs it under LD_PRELOAD=libtieralloc.so in default and debug mode. It uses the libc
+ * names only (it is an ordinary program with a bug). Output: a line per observation, then
+ * "survived" if the process did not abort. Usage: misuse_case CASE */
+#define _GNU_SOURCE
+#include <dlfcn.h>
+#include <pthread.h>
+#include <stdint.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#pragma GCC diagnostic ignored "-Wuse-after-free"
+#pragma GCC diagnostic ignored "-Wmaybe-uninitialized"
+
+static void say(const char *s) {
+  fputs(s, stdout);
+  fputc('\n', stdout);
+  fflush(stdout);
+}
+
+/* Keeps the compiler from seeing through the misuse (it may warn or fold it away). */
+static void *volatile sink;
+static void *launder(void *p) {
+  sink = p;
+  return sink;
+}
+
+/* Every allocation goes through here: GCC deletes a malloc/free pair whose block is never used,
+ * which would silently drop half of a bug. */
+static void *M(size_t n) { return launder(malloc(n)); }
+
+typedef void free_sized_fn(void *, size_t);
+
+static free_sized_fn *get_free_sized(void) {
+  free_sized_fn *f = (free_sized_fn *)dlsym(RTLD_DEFAULT, "free_sized");
+  if (!f) {
+    say("no free_sized in this process");
+    exit(3);
+  }
+  return f;
+}
+
+/* Allocations handed out after the misuse: does any overlap a block still in use? */
+static void probe_handouts(void *live, size_t live_size, size_t size, int n) {
+  void *seen[16];
+  int twice = 0, overlap = 0;
+  for (int i = 0; i < n && i < 16; i++) {
+    seen[i] = M(size);
+    for (int j = 0; j < i; j++)
+      if (seen[j] == seen[i]) twice = 1;
+    uintptr_t a = (uintptr_t)seen[i], b = (uintptr_t)live;
+    if (live && a < b + live_size && b < a + size) overlap = 1;
+  }
+  if (twice) say("handed out the same block twice");
+  if (overlap) say("handed out a block overlapping a live one");
+  if (!twice && !overlap) say("later allocations look sane");
+}
+
+static void *exit_thread(void *arg) {
+  /* The misuse happens here; the thread's cache is flushed when it exits. */
+  void (*body)(void) = (void (*)(void))arg;
+  body();
+  return NULL;
+}
+
+static void double_free_delayed_body(void) {
+  void *a = M(64), *b = M(64);
+  free(a);
+  free(b);
+  free(launder(a));
+  say("third free returned");
+}
+
+static void interior_small_body(void) {
+  char *p = M(64);
+  free(launder(p + 16));
+  say("interior free returned");
+}
+
+static void run_in_thread(void (*body)(void)) {
+  pthread_t t;
+  pthread_create(&t, NULL, exit_thread, (void *)body);
+  pthread_join(t, NULL);
+  say("thread exited");
+}
+
+int main(int argc, char **argv) {
+  if (argc != 2) return 2;
+  const char *c = argv[1];
+  /* The first free of a large block starts tieralloc's background thread, whose start-up
+   * allocates; do that now, so no case sees one of its blocks land on a freed address. */
+  free(M(1 << 20));
+  static char not_heap[256];
+  if (!strcmp(c, "double-free-small")) {
+    void *p = M(64);
+    free(p);
+    free(launder(p));
+  } else if (!strcmp(c, "double-free-small-delayed")) {
+    void *a = M(64), *b = M(64);
+    free(a);
+    free(b);
+    free(launder(a));
+    say("third free returned");
+    probe_handouts(NULL, 0, 64, 3);
+  } else if (!strcmp(c, "double-free-small-thread-exit")) {
+    run_in_thread(double_free_delayed_body);
+  } else if (!strcmp(c, "double-free-large")) {
+    void *p = M(1 << 20);
+    free(p);
+    free(launder(p));
+  } else if (!strcmp(c, "double-free-large-reused")) {
+    /* The block's address is handed out again before the second free: that free releases the
+     * new owner's block. No allocator without a quarantine can tell. */
+    void *p = M(1 << 20);
+    free(p);
+    void *q = M(1 << 20);
+    free(launder(p));
+    say(q == p ? "the second free released the new block at the same address" : "the address was not reused");
+  } else if (!strcmp(c, "foreign-pointer")) {
+    free(launder(not_heap + 16));
+  } else if (!strcmp(c, "foreign-stack-pointer")) {
+    char local[64];
+    free(launder(local));
+  } else if (!strcmp(c, "interior-small")) {
+    char *p = M(64);
+    free(launder(p + 16));
+    say("interior free returned");
+    probe_handouts(p, 64, 64, 2);
+  } else if (!strcmp(c, "interior-small-thread-exit")) {
+    run_in_thread(interior_small_body);
+  } else if (!strcmp(c, "interior-large")) {
+    char *p = M(1 << 20);
+    free(launder(p + 4096));
+  } else if (!strcmp(c, "free-sized-larger")) {
+    void *p = M(100);
+    get_free_sized()(p, 1000);
+  } else if (!strcmp(c, "free-sized-smaller-class")) {
+    void *p = M(100);
+    get_free_sized()(p, 10);
+  } else if (!strcmp(c, "free-sized-large")) {
+    void *p = M(1 << 20);
+    get_free_sized()(p, 100000);
+  } else if (!strcmp(c, "free-sized-right")) {
+    void *p = M(100);
+    get_free_sized()(p, 100);
+    void *q = M(1 << 20);
+    get_free_sized()(q, 1 << 20);
+  } else if (!strcmp(c, "realloc-freed-large")) {
+    void *p = M(1 << 20);
+    free(p);
+    sink = realloc(launder(p), 2 << 20);
+  } else if (!strcmp(c, "realloc-freed-small")) {
+    void *p = M(64);
+    free(p);
+    void *q = realloc(launder(p), 64);
+    say(q == p ? "realloc returned the freed block itself" : "realloc returned another block");
+    probe_handouts(q, 64, 64, 2);
+  } else if (!strcmp(c, "junk")) {
+    unsigned char *p = M(64);
+    printf("new byte 0x%02x\n", p[10]);
+    memset(p, 1, 64);
+    free(p);
+    printf("freed byte 0x%02x\n", ((volatile unsigned char *)launder(p))[10]);
+  } else {
+    say("unknown case");
+    return 2;
+  }
+  say("survived");
+  return 0;
+}

@@ -1,0 +1,171 @@
+// Misuse detection, as a program with the bug sees it: misuse_case commits one bug under
+// LD_PRELOAD=libtieralloc.so, in default mode and in debug mode (TIERALLOC_CONF=debug:true),
+// and each test checks what happens: an abort with the one-line message (address, size class,
+// what was wrong), or, where the mode does not catch the bug, exactly what the program gets
+// instead. docs/reliability.md has the same table; a change of behaviour fails here first.
+#include <gtest/gtest.h>
+#include <signal.h>
+#include <sys/wait.h>
+#include <unistd.h>
+
+#include <regex>
+#include <string>
+
+namespace {
+
+struct Outcome {
+  int signal = 0;  // terminating signal, 0 when it exited
+  int status = 0;  // exit status
+  std::string output;
+};
+
+Outcome run_case(const std::string &name, bool debug) {
+  int fds[2];
+  if (pipe(fds) != 0) abort();
+  pid_t pid = fork();
+  if (pid == 0) {
+    dup2(fds[1], 1);
+    dup2(fds[1], 2);
+    close(fds[0]);
+    close(fds[1]);
+    alarm(20);
+    std::string preload = "LD_PRELOAD=" TIERALLOC_LIB;
+    std::string conf = debug ? "TIERALLOC_CONF=debug:true" : "TIERALLOC_CONF=";
+    char *env[] = {preload.data(), conf.data(), nullptr};
+    char *args[] = {(char *)MISUSE_CASE, (char *)name.c_str(), nullptr};
+    execve(MISUSE_CASE, args, env);
+    _exit(127);
+  }
+  close(fds[1]);
+  Outcome o;
+  char buf[4096];
+  ssize_t n;
+  while ((n = read(fds[0], buf, sizeof(buf))) > 0) o.output.append(buf, (size_t)n);
+  close(fds[0]);
+  int st = 0;
+  waitpid(pid, &st, 0);
+  if (WIFSIGNALED(st)) o.signal = WTERMSIG(st);
+  else o.status = WEXITSTATUS(st);
+  return o;
+}
+
+const char *kAddr = "0x[0-9a-f]+";
+
+// The case must abort (SIGABRT) after printing a line matching `message`.
+void expect_abort(const std::string &name, bool debug, const std::string &message) {
+  Outcome o = run_case(name, debug);
+  SCOPED_TRACE(name + (debug ? " (debug mode)" : " (default mode)") + ", output:\n" + o.output);
+  EXPECT_EQ(o.signal, SIGABRT);
+  EXPECT_TRUE(std::regex_search(o.output, std::regex("tieralloc: " + message))) << "expected /" << message << "/";
+  EXPECT_EQ(o.output.find("survived"), std::string::npos);
+}
+
+// The case must not be caught: it runs to the end and prints `observed`.
+void expect_missed(const std::string &name, bool debug, const std::string &observed) {
+  Outcome o = run_case(name, debug);
+  SCOPED_TRACE(name + (debug ? " (debug mode)" : " (default mode)") + ", output:\n" + o.output);
+  EXPECT_EQ(o.signal, 0);
+  EXPECT_EQ(o.status, 0);
+  EXPECT_NE(o.output.find(observed), std::string::npos) << "expected \"" << observed << "\"";
+  EXPECT_NE(o.output.find("survived"), std::string::npos);
+}
+
+std::string small_msg(const char *what) {
+  return std::string("free of ") + kAddr + " \\(size class 3, 64 bytes\\): " + what;
+}
+std::string invalid(const char *fn) {
+  return std::string(fn) + "\\(\\): invalid pointer " + kAddr +
+         " \\(not allocated by tieralloc, already freed, or not the start of a block\\)";
+}
+
+// ---- caught in both modes, at the call ----
+
+TEST(Misuse, DoubleFreeBackToBack) {
+  for (bool debug : {false, true}) expect_abort("double-free-small", debug, small_msg("double free"));
+}
+
+TEST(Misuse, DoubleFreeLarge) {
+  for (bool debug : {false, true}) expect_abort("double-free-large", debug, invalid("free"));
+}
+
+TEST(Misuse, ForeignPointer) {
+  for (bool debug : {false, true}) {
+    expect_abort("foreign-pointer", debug, invalid("free"));
+    expect_abort("foreign-stack-pointer", debug, invalid("free"));
+  }
+}
+
+TEST(Misuse, InteriorPointerLarge) {
+  for (bool debug : {false, true}) expect_abort("interior-large", debug, invalid("free"));
+}
+
+TEST(Misuse, FreeSizedWrongSize) {
+  for (bool debug : {false, true}) {
+    expect_abort("free-sized-larger", debug,
+                 std::string("free_sized\\(") + kAddr + ", 1000\\): the block holds 112 bytes; the size is not the one it was allocated with");
+    expect_abort("free-sized-smaller-class", debug,
+                 std::string("free_sized\\(") + kAddr + ", 10\\): the block holds 112 bytes");
+    expect_abort("free-sized-large", debug,
+                 std::string("free_sized\\(") + kAddr + ", 100000\\): the block holds 1048576 bytes");
+    expect_missed("free-sized-right", debug, "survived");
+  }
+}
+
+TEST(Misuse, ReallocOfFreedLarge) {
+  for (bool debug : {false, true}) expect_abort("realloc-freed-large", debug, invalid("realloc"));
+}
+
+// ---- caught at once in debug mode; in default mode late or not at all ----
+
+TEST(Misuse, DoubleFreeNotBackToBack) {
+  // Default: free(a); free(b); free(a) all land in the thread cache, and the next two mallocs of
+  // the class both return a.
+  expect_missed("double-free-small-delayed", false, "handed out the same block twice");
+  expect_abort("double-free-small-delayed", true, small_msg("double free"));
+}
+
+TEST(Misuse, DoubleFreeCaughtWhenTheCacheFlushes) {
+  // Default: the same bug in a thread that then exits: its cache is flushed to the bins, which
+  // see the block freed twice, after the call that did it.
+  Outcome o = run_case("double-free-small-thread-exit", false);
+  EXPECT_EQ(o.signal, SIGABRT) << o.output;
+  EXPECT_NE(o.output.find("third free returned"), std::string::npos) << o.output;
+  EXPECT_TRUE(std::regex_search(o.output, std::regex(small_msg("double free")))) << o.output;
+  o = run_case("double-free-small-thread-exit", true);
+  EXPECT_EQ(o.signal, SIGABRT) << o.output;
+  EXPECT_EQ(o.output.find("third free returned"), std::string::npos) << "debug mode catches it at the call\n" << o.output;
+}
+
+TEST(Misuse, InteriorPointerSmall) {
+  // Default: free(p + 16) is cached as if it were a block; the next malloc of the class returns
+  // p + 16, which overlaps p.
+  expect_missed("interior-small", false, "handed out a block overlapping a live one");
+  expect_abort("interior-small", true, small_msg("pointer inside an object, not its start"));
+  Outcome o = run_case("interior-small-thread-exit", false);
+  EXPECT_EQ(o.signal, SIGABRT) << o.output;
+  EXPECT_TRUE(std::regex_search(o.output, std::regex(small_msg("pointer inside an object, not its start")))) << o.output;
+}
+
+TEST(Misuse, ReallocOfFreedSmall) {
+  // Default: realloc to the same class returns the freed block itself, which is also in the
+  // thread cache: the next malloc of the class returns it again.
+  expect_missed("realloc-freed-small", false, "realloc returned the freed block itself");
+  expect_abort("realloc-freed-small", true, invalid("realloc"));
+}
+
+// ---- beyond any allocator without a quarantine ----
+
+TEST(Misuse, DoubleFreeAfterTheAddressWasReused) {
+  for (bool debug : {false, true})
+    expect_missed("double-free-large-reused", debug, "the second free released the new block at the same address");
+}
+
+// ---- debug mode's junk filling ----
+
+TEST(Misuse, DebugModeJunkFills) {
+  Outcome o = run_case("junk", true);
+  EXPECT_NE(o.output.find("new byte 0xa5"), std::string::npos) << o.output;
+  EXPECT_NE(o.output.find("freed byte 0x5a"), std::string::npos) << o.output;
+}
+
+}  // namespace
