@@ -82,6 +82,7 @@ int ta_tier_move(void *addr, size_t len, int node, uint64_t mb_s, ta_tier_move_r
     /* MPOL_MF_MOVE: only pages mapped by this process alone. */
     int err = ta_os_move_pages(n, pages, nodes, status, 2 /* MPOL_MF_MOVE */);
     if (err) {
+      out->pages += n;
       out->failed += n;
       if (!out->first_error) out->first_error = err;
       ta_atomic_fetch_add(&ta_tier_move_failures, n, ta_mo_relaxed);

@@ -435,7 +435,7 @@ static void scenario_bind(int err, bool real_kernel) {
   for (unsigned n = 0; n < 2; n++)
     if (ta_node_heaps[n]) {
       heaps++;
-      place_failures += ta_node_heaps[n]->hpa.place_failures;
+      place_failures += ta_node_heaps[n]->hpa.stats.place_failures;
     }
   CHECK(heaps == 2, "the two-node snapshot should give two node heaps, got %u", heaps);
   long binds = atomic_load(&fo_calls[FO_BIND]);
@@ -453,8 +453,21 @@ static void scenario_move_pages(void) {
   workload(3);
   tieralloc_purge();
   long calls = atomic_load(&fo_calls[FO_MOVE_PAGES]);
-  say("move_pages: %ld calls (migration and tier queries are not built yet: nothing calls it)", calls);
-  CHECK(calls == 0, "move_pages is now called: extend this scenario to check its failures are survived");
+  CHECK(calls == 0, "plain allocation must never call move_pages");
+  /* The tier API is what calls it: a failing move_pages is reported, nothing is lost. */
+  size_t n = 3 << 20;
+  unsigned char *p = ta_malloc(n);
+  CHECK(p != NULL, "malloc");
+  pattern_fill(p, n, 77);
+  tieralloc_location_t loc;
+  CHECK(tieralloc_where(p, &loc) == ENOSYS, "where() must report the failure");
+  tieralloc_migrate_result_t r;
+  CHECK(tieralloc_migrate(p, 0, 0, &r) == ENOSYS, "migrate() must report the failure");
+  CHECK(r.failed == r.pages && r.moved == 0, "counts of a failed migration");
+  CHECK(pattern_ok(p, n, 77), "contents changed by a failed migration");
+  ta_free(p);
+  say("move_pages ENOSYS: %ld calls failed, where/migrate reported ENOSYS, contents intact",
+      atomic_load(&fo_calls[FO_MOVE_PAGES]));
 }
 
 static int run_scenario(const char *s) {

@@ -91,6 +91,7 @@ static int fo_move_pages(unsigned long count, void **pages, const int *nodes, in
 }
 
 static uint64_t fo_now(void) { return ta_os_linux_ops.now_ns(); }
+static int fo_task_policy(int *mode) { return ta_os_linux_ops.task_policy(mode); }
 
 static const ta_os_ops_t faulty_ops = {
     .map = fo_map,
@@ -100,6 +101,7 @@ static const ta_os_ops_t faulty_ops = {
     .bind = fo_bind,
     .move_pages = fo_move_pages,
     .now_ns = fo_now,
+    .task_policy = fo_task_policy,
 };
 
 void fo_install(void) { ta_os_set_ops(&faulty_ops); }
