@@ -2,7 +2,7 @@
 #include "size_class.h"
 
 ta_class_info_t ta_class_info[TA_NCLASSES];
-uint8_t ta_class_lookup[TA_LOOKUP_ENTRIES];
+ta_atomic(uint8_t) ta_class_lookup[TA_LOOKUP_ENTRIES];
 
 /* Slab pages for a class: the fewest pages that hold enough objects (a few for big classes,
  * more for small ones) with a tail of at most 1/64 of the slab; else the least-waste choice. */
@@ -50,6 +50,6 @@ void ta_size_class_init(void) {
   unsigned cls = 0;
   for (size_t i = 0; i < TA_LOOKUP_ENTRIES; i++) {
     while (ta_class_info[cls].size < i * 16) cls++;
-    ta_class_lookup[i] = (uint8_t)cls;
+    ta_atomic_store(&ta_class_lookup[i], (uint8_t)cls, ta_mo_relaxed);
   }
 }

@@ -30,13 +30,18 @@ typedef struct {
 } ta_class_info_t;
 
 extern TA_HIDDEN ta_class_info_t ta_class_info[TA_NCLASSES];
-extern TA_HIDDEN uint8_t ta_class_lookup[TA_LOOKUP_ENTRIES];
+/* Atomic bytes, read relaxed: threads may take the fast path while start-up fills the table
+ * (a stale 0 just sends them to the slow path, which waits for start-up); plain loads in the
+ * generated code. */
+extern TA_HIDDEN ta_atomic(uint8_t) ta_class_lookup[TA_LOOKUP_ENTRIES];
 
 /* Fills the tables for the page size in ta_hpa_geometry (again, after a geometry change). */
 void ta_size_class_init(void);
 
 /* pre: size <= TA_SMALL_MAX. */
-TA_INLINE unsigned ta_size_class_of(size_t size) { return ta_class_lookup[(size + 15) >> 4]; }
+TA_INLINE unsigned ta_size_class_of(size_t size) {
+  return ta_atomic_load(&ta_class_lookup[(size + 15) >> 4], ta_mo_relaxed);
+}
 
 TA_INLINE size_t ta_size_class_size(unsigned cls) { return ta_class_info[cls].size; }
 
