@@ -131,6 +131,9 @@ static bool resolve(const char *name, entry_t *e) {
     } else if (is(p2, l2, "profile")) {
       e->kind = V_STR;
       e->str = ta_arch_profile_name();
+    } else if (is(p2, l2, "source")) {
+      e->kind = V_STR;
+      e->str = ta_topology_get()->source;
     } else {
       return false;
     }

@@ -5,7 +5,10 @@
 #define _GNU_SOURCE
 #include "background.h"
 
+#include <dlfcn.h>
+#include <stdlib.h>
 #include <pthread.h>
+#include <string.h>
 #include <signal.h>
 #include <time.h>
 
@@ -19,8 +22,39 @@ static ta_atomic(uint64_t) next_inline_ns;
 #define MAX_SLEEP_NS 1000000000ull
 #define INLINE_INTERVAL_NS 10000000ull
 
+/* hwloc refinement, off the start-up path: the module next to this library (or on the loader
+ * path), loaded once, only where the sysfs snapshot shows several nodes. A missing module or a
+ * failed read leaves the sysfs snapshot in force; ctl "topology.source" tells which is used. */
+static void refine_topology(void) {
+  const ta_topo_t *old = ta_topology_get();
+  if (!old || old->nnodes <= 1) return;
+  char path[4096] = "libtieralloc-hwloc.so";
+  Dl_info info;
+  if (dladdr((void *)refine_topology, &info) && info.dli_fname) {
+    const char *slash = strrchr(info.dli_fname, '/');
+    size_t dir = slash ? (size_t)(slash - info.dli_fname) + 1 : 0;
+    if (dir + sizeof("libtieralloc-hwloc.so") < sizeof(path)) {
+      memcpy(path, info.dli_fname, dir);
+      memcpy(path + dir, "libtieralloc-hwloc.so", sizeof("libtieralloc-hwloc.so"));
+    }
+  }
+  void *h = dlopen(path, RTLD_NOW | RTLD_LOCAL);
+  if (!h) h = dlopen("libtieralloc-hwloc.so", RTLD_NOW | RTLD_LOCAL);
+  if (!h) return;
+  int (*read_fn)(ta_topo_t *) = (int (*)(ta_topo_t *))dlsym(h, "tieralloc_hwloc_read");
+  /* The process's malloc (this library's when preloaded); kept for ever once published. */
+  ta_topo_t *t = read_fn ? malloc(sizeof(*t)) : NULL;
+  if (t && read_fn(t) == 0) {
+    ta_topology_merge(t, old);
+    ta_topology_publish(t);
+  } else {
+    free(t);
+  }
+}
+
 static void *loop(void *arg) {
   (void)arg;
+  refine_topology();
   uint64_t live_ns = ta_conf.stats_live * 1000000ull, next_live = 0;
   bool live_failed = false;
   for (;;) {
