@@ -1,7 +1,8 @@
-/* background.c: the background thread. It sleeps until the next purge is due (at most a
- * second, so spare slabs are trimmed too), purges, and repeats; it holds no lock while asleep.
- * It starts on the first free that returns pages, never at start-up: short-lived processes
- * (every shell command under LD_PRELOAD) never pay for it. */
+/* background.c: the background thread. On a multi-node machine it first refines the topology
+ * with hwloc; then it sleeps until the next purge (or stats_live publication) is due, at most a
+ * second so spare slabs are trimmed too, does it, and repeats; it holds no lock while asleep.
+ * It starts on the first free that returns pages, or at start-up only when stats_live asks for
+ * it: short-lived processes (every shell command under LD_PRELOAD) never pay for it. */
 #define _GNU_SOURCE
 #include "background.h"
 
