@@ -31,6 +31,12 @@ grep -qF "$LIB" "/proc/$PID/maps" || fail "redis-server does not have $LIB mappe
 
 cli debug populate 200000 key 200 >/dev/null || fail "DEBUG POPULATE failed"
 wait_for 10 test -s "$SNAP" || fail "no snapshot at $SNAP within 10 s of starting redis with stats_live:200"
+# The snapshot is published every 200 ms by the server's background thread: wait for one taken
+# after DEBUG POPULATE returned (a loaded machine can delay a publication by seconds).
+snapshot_has_data() {
+  $PY -c 'import json,sys; sys.exit(0 if json.load(open(sys.argv[1]))["heap"]["allocated"] > 40e6 else 1)' "$SNAP" 2>/dev/null
+}
+wait_for 20 snapshot_has_data || fail "no snapshot showed redis's data within 20 s"
 [ "$(stat -c '%a %u' "$SNAP")" = "600 $(id -u)" ] || fail "$SNAP is $(stat -c '%a %u' "$SNAP"), not 600 owned by $(id -u)"
 
 expect_run 0 "table" "$STAT" --once "$PID"
