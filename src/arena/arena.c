@@ -303,6 +303,9 @@ void ta_arena_hpa_stats(ta_hpa_stats_t *out) {
     out->unmarked_breaks += s.unmarked_breaks;
     out->units_in_use += s.units_in_use;
     out->place_failures += s.place_failures;
+    out->map_failures += s.map_failures;
+    out->purge_failures += s.purge_failures;
+    out->advise_failures += s.advise_failures;
   }
 }
 

@@ -55,6 +55,9 @@ void ta_stats_collect(ta_stats_t *s) {
     s->heap.broken_units += n->broken_units;
     s->heap.remote_frees += n->remote_frees_in;
     s->heap.bind_failures += n->bind_failures;
+    s->heap.map_failures += hs.map_failures;
+    s->heap.purge_failures += hs.purge_failures;
+    s->heap.advise_failures += hs.advise_failures;
     s->heap.large_nmalloc += ta_atomic_load(&h->large_nmalloc, ta_mo_relaxed);
     s->heap.large_nfree += ta_atomic_load(&h->large_nfree, ta_mo_relaxed);
     s->heap.large_live_bytes += ta_atomic_load(&h->large_live_bytes, ta_mo_relaxed);

@@ -106,10 +106,12 @@ static ta_region_t *region_new(ta_hpa_t *hpa, size_t min_units, size_t align) {
   if (align < g->unit_size) align = g->unit_size;
   void *addr = NULL;
   int err = ta_os_map(&addr, want * g->unit_size, align);
+  if (err) hpa->stats.map_failures++;
   if (err && want > min_units) {
     /* An address-space limit (RLIMIT_AS) may refuse a large reservation: take what we need. */
     want = min_units;
     err = ta_os_map(&addr, want * g->unit_size, align);
+    if (err) hpa->stats.map_failures++;
   }
   if (err) return NULL;
   size_t meta_size = sizeof(ta_region_t) + want * sizeof(ta_hpage_t *);
@@ -118,7 +120,7 @@ static ta_region_t *region_new(ta_hpa_t *hpa, size_t min_units, size_t align) {
     ta_os_unmap(addr, want * g->unit_size);
     return NULL;
   }
-  if (g->hugepages) ta_os_advise_huge(addr, want * g->unit_size, true);
+  if (g->hugepages && ta_os_advise_huge(addr, want * g->unit_size, true) != 0) hpa->stats.advise_failures++;
   if (hpa->place_region && hpa->place_region(hpa, addr, want * g->unit_size) != 0)
     hpa->stats.place_failures++;
   r->base = (uintptr_t)addr;
@@ -377,13 +379,15 @@ static void mark_broken(ta_hpa_t *hpa, ta_hpage_t *hp) {
   if (ta_os_advise_huge((void *)hp->base, ta_hpa_geometry.unit_size, false) == 0) {
     hp->marked = true;
     hpa->stats.marked_units++;
+  } else {
+    hpa->stats.advise_failures++;
   }
 }
 
 static void unbreak(ta_hpa_t *hpa, ta_hpage_t *hp) {
   if (hp->marked) {
     /* A failed re-advice leaves the range 4 KiB-backed: slower, never wrong. */
-    ta_os_advise_huge((void *)hp->base, ta_hpa_geometry.unit_size, true);
+    if (ta_os_advise_huge((void *)hp->base, ta_hpa_geometry.unit_size, true) != 0) hpa->stats.advise_failures++;
     hp->marked = false;
     hpa->stats.marked_units--;
   }
@@ -401,6 +405,8 @@ static size_t purge_dirty_runs(ta_hpa_t *hpa, ta_hpage_t *hp) {
     if (ta_os_purge((void *)(hp->base + (s << g->page_shift)), (e - s) << g->page_shift) == 0) {
       ta_bitmap_clear_range(dirty_bits(hp), s, e - s);
       purged += e - s;
+    } else {
+      hpa->stats.purge_failures++;
     }
     pos = e;
   }
@@ -420,6 +426,7 @@ size_t ta_hpa_purge_step(ta_hpa_t *hpa, uint64_t now, size_t budget, bool force)
     if (!force && !ta_decay_is_due(now, hp->dirty_since, hpa->decay_ns)) break;
     dirty_unlink(hp);
     if (ta_os_purge((void *)hp->base, g->unit_size) != 0) {
+      hpa->stats.purge_failures++;
       hp->dirty_since = now; /* counted as still dirty; retried a decay period later */
       ta_list_push_back(&hpa->dirty_free, &hp->dirty_link);
       break;

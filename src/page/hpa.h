@@ -52,6 +52,9 @@ typedef struct ta_hpa_stats {
   size_t unmarked_breaks;  /* breaks left unmarked because the bound was reached, total */
   size_t units_in_use;     /* units holding live data */
   size_t place_failures;   /* regions left unbound because the placement hook failed */
+  size_t map_failures;     /* reservations the kernel refused (each retried smaller once) */
+  size_t purge_failures;   /* MADV_DONTNEED calls that failed (the pages stay counted dirty) */
+  size_t advise_failures;  /* MADV_HUGEPAGE / MADV_NOHUGEPAGE calls that failed */
 } ta_hpa_stats_t;
 
 struct ta_hpage;

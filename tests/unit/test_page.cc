@@ -219,6 +219,7 @@ TEST_F(Hpa, ReservationFallsBackThenFails) {
   fake->map_fail_count = 1;
   void *p = alloc(1);
   EXPECT_EQ(stats().mapped_bytes, unit);
+  EXPECT_EQ(stats().map_failures, 1u);
   ta_hpa_free(&hpa, p, 1);
   // Both refused: NULL, and the allocator still works afterwards.
   fake->map_fail_count = 2;
@@ -234,6 +235,10 @@ TEST_F(Hpa, FailedAdviceAndPurgeAreSurvived) {
   ta_hpa_free(&hpa, p, upages);
   EXPECT_EQ(ta_hpa_purge_step(&hpa, fake->now + kDecay, 0, false), 0u);
   EXPECT_EQ(stats().dirty_pages, upages) << "a failed purge stays counted as resident";
+  EXPECT_GE(stats().purge_failures, 1u);
+  if (ta_hpa_geometry.hugepages) {
+    EXPECT_GE(stats().advise_failures, 1u);
+  }
   fake->purge_fail_errno = 0;
   EXPECT_EQ(ta_hpa_purge_step(&hpa, fake->now + 3 * kDecay, 0, false), upages);
 }
