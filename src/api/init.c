@@ -21,7 +21,11 @@ static ta_atomic(int) init_state = INIT_NONE;
 static pthread_mutex_t init_mutex = PTHREAD_MUTEX_INITIALIZER;
 static __thread bool in_init __attribute__((tls_model("initial-exec")));
 
+/* Fork: the start-up lock first (a fork never happens in the middle of another thread's
+ * start-up, whose half-built state and held lock the child would inherit), then every lock of
+ * the allocator in rank order. */
 static void prefork(void) {
+  pthread_mutex_lock(&init_mutex);
   if (ta_atomic_load(&init_state, ta_mo_acquire) != INIT_READY) return;
   ta_arena_prefork();
   ta_meta_prefork();
@@ -29,18 +33,22 @@ static void prefork(void) {
 }
 
 static void postfork_parent(void) {
-  if (ta_atomic_load(&init_state, ta_mo_acquire) != INIT_READY) return;
-  ta_tcache_postfork_parent();
-  ta_meta_postfork_parent();
-  ta_arena_postfork_parent();
+  if (ta_atomic_load(&init_state, ta_mo_acquire) == INIT_READY) {
+    ta_tcache_postfork_parent();
+    ta_meta_postfork_parent();
+    ta_arena_postfork_parent();
+  }
+  pthread_mutex_unlock(&init_mutex);
 }
 
 static void postfork_child(void) {
-  if (ta_atomic_load(&init_state, ta_mo_acquire) != INIT_READY) return;
-  ta_tcache_postfork_child();
-  ta_meta_postfork_child();
-  ta_arena_postfork_child();
-  ta_background_postfork_child();
+  if (ta_atomic_load(&init_state, ta_mo_acquire) == INIT_READY) {
+    ta_tcache_postfork_child();
+    ta_meta_postfork_child();
+    ta_arena_postfork_child();
+    ta_background_postfork_child();
+  }
+  pthread_mutex_init(&init_mutex, NULL);
 }
 
 static void at_exit(void) {
@@ -99,6 +107,11 @@ bool ta_init_ensure(void) {
   if (ta_atomic_load(&init_state, ta_mo_acquire) != INIT_READY) {
     in_init = true;
     ta_atomic_store(&init_state, INIT_RUNNING, ta_mo_relaxed);
+    /* Fork handlers before anything else, so no fork can split start-up. Registering may
+     * allocate: this thread is in_init, so that is served by the bootstrap allocator. */
+    static bool atfork_done;
+    if (!atfork_done) pthread_atfork(prefork, postfork_parent, postfork_child);
+    atfork_done = true;
     if (start_up() != 0) {
       /* No memory for the heap's own structures: every call fails with ENOMEM until memory
        * is there again (start-up is retried; what was built is kept and reused). */
@@ -114,7 +127,6 @@ bool ta_init_ensure(void) {
     ta_atomic_store(&init_state, INIT_READY, ta_mo_release);
     in_init = false;
     pthread_mutex_unlock(&init_mutex);
-    pthread_atfork(prefork, postfork_parent, postfork_child);
     if (ta_conf.stats_print || ta_conf.stats_live) atexit(at_exit);
     if (ta_conf.stats_live) ta_background_start();
     return true;

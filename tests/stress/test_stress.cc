@@ -15,6 +15,12 @@
 
 #include "api.h"
 
+// Under ThreadSanitizer: fork takes every bin lock at once, more than its deadlock detector
+// tracks. (Ignored in other builds.)
+extern "C" __attribute__((visibility("default"))) const char *__tsan_default_options() {
+  return "detect_deadlocks=0";
+}
+
 namespace {
 
 using Clock = std::chrono::steady_clock;
@@ -153,10 +159,12 @@ TEST(Stress, ForkUnderLoad) {
     ASSERT_GE(pid, 0);
     if (pid == 0) {
       alarm(20);  // a deadlock in the child becomes a failure, not a hang
-      std::vector<void *> v;
-      for (int j = 0; j < 2000; j++) v.push_back(ta_malloc((size_t)j * 13 % 70000));
-      v.push_back(ta_calloc(1000, 1000));
-      v.push_back(ta_realloc(ta_malloc(10), 1 << 20));
+      // Only tieralloc's entry points in the child: in sanitizer builds the process's malloc
+      // (std::vector's) is the sanitizer's, whose own fork safety is not under test here.
+      static void *v[2002];
+      for (int j = 0; j < 2000; j++) v[j] = ta_malloc((size_t)j * 13 % 70000);
+      v[2000] = ta_calloc(1000, 1000);
+      v[2001] = ta_realloc(ta_malloc(10), 1 << 20);
       for (void *p : v) ta_free(p);
       _exit(0);
     }
