@@ -10,6 +10,7 @@
 
 #include <errno.h>
 #include <pthread.h>
+#include <stdint.h>
 #include <stdlib.h>
 #include <string.h>
 #include <unistd.h>
@@ -138,17 +139,19 @@ bool ta_init_ensure(void) {
 /* ---- bootstrap allocator ---- */
 
 #define BOOT_BYTES (64 * 1024)
-static char boot_buf[BOOT_BYTES] __attribute__((aligned(4096)));
+static char boot_buf[BOOT_BYTES] __attribute__((aligned(64)));
 static size_t boot_used;
 
 void *ta_boot_alloc(size_t size, size_t align) {
-  /* Only the initialising thread gets here (others wait on init_mutex): no lock needed. */
+  /* Only the initialising thread gets here (others wait on init_mutex): no lock needed. The
+   * alignment is of the address (valloc asks for a page, whatever the kernel's page size). */
   if (align < 16) align = 16;
-  size_t start = (boot_used + 16 + align - 1) & ~(align - 1); /* room for a size header */
-  if (size > BOOT_BYTES || start + size > BOOT_BYTES) return NULL;
-  memcpy(boot_buf + start - sizeof(size_t), &size, sizeof(size_t));
-  boot_used = start + size;
-  return boot_buf + start;
+  uintptr_t base = (uintptr_t)boot_buf;
+  uintptr_t start = (base + boot_used + 16 + align - 1) & ~(uintptr_t)(align - 1); /* room for a size header */
+  if (size > BOOT_BYTES || start + size > base + BOOT_BYTES) return NULL;
+  memcpy((char *)start - sizeof(size_t), &size, sizeof(size_t));
+  boot_used = start + size - base;
+  return (void *)start;
 }
 
 bool ta_boot_owns(const void *p) {

@@ -1,6 +1,9 @@
 /* size_class.c: builds the class table, the lookup table and each class's slab geometry. */
 #include "size_class.h"
 
+/* A size in bytes (not a page size): where spacing goes from 8 to 16 classes per doubling. */
+#define TA_SIZE_16_PER_DOUBLING 4096u
+
 ta_class_info_t ta_class_info[TA_NCLASSES];
 ta_atomic(uint8_t) ta_class_lookup[TA_LOOKUP_ENTRIES];
 
@@ -36,9 +39,9 @@ static void slab_geometry(ta_class_info_t *c) {
 void ta_size_class_init(void) {
   unsigned n = 0;
   for (uint32_t s = 16; s <= 128; s += 16) ta_class_info[n++].size = s;
-  for (uint32_t base = 128; base < 4096; base *= 2)
+  for (uint32_t base = 128; base < TA_SIZE_16_PER_DOUBLING; base *= 2)
     for (uint32_t i = 1; i <= 8; i++) ta_class_info[n++].size = base + i * (base / 8);
-  for (uint32_t base = 4096; base < TA_SMALL_MAX; base *= 2)
+  for (uint32_t base = TA_SIZE_16_PER_DOUBLING; base < TA_SMALL_MAX; base *= 2)
     for (uint32_t i = 1; i <= 16; i++) ta_class_info[n++].size = base + i * (base / 16);
   if (n != TA_NCLASSES) ta_log_fatal("size class table has %u classes, expected %d", n, TA_NCLASSES);
   for (unsigned c = 0; c < TA_NCLASSES; c++) {

@@ -7,6 +7,7 @@
 #include "background.h"
 
 #include <dlfcn.h>
+#include <limits.h>
 #include <stdlib.h>
 #include <pthread.h>
 #include <string.h>
@@ -29,7 +30,7 @@ static ta_atomic(uint64_t) next_inline_ns;
 static void refine_topology(void) {
   const ta_topo_t *old = ta_topology_get();
   if (!old || old->nnodes <= 1) return;
-  char path[4096] = "libtieralloc-hwloc.so";
+  char path[PATH_MAX] = "libtieralloc-hwloc.so";
   Dl_info info;
   if (dladdr((void *)refine_topology, &info) && info.dli_fname) {
     const char *slash = strrchr(info.dli_fname, '/');
