@@ -41,6 +41,7 @@ void ta_stats_collect(ta_stats_t *s) {
     n->mapped = hs.mapped_bytes;
     n->active = hs.active_pages * page;
     n->dirty = hs.dirty_pages * page;
+    n->resident = n->active + n->dirty;
     n->purged = hs.purged_pages * page;
     n->hugepage_units = hs.units_in_use;
     n->broken_units = hs.broken_units;
