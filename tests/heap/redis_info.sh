@@ -32,5 +32,7 @@ out=$($cli -p $port memory purge | tr -d '\r')
 [ "$out" = OK ] || { echo "MEMORY PURGE said: $out"; exit 1; }
 r2=$($cli -p $port info memory | tr -d '\r' | sed -n 's/^allocator_resident://p')
 echo "allocator_resident after FLUSHALL $r1, after MEMORY PURGE $r2"
-[ "$r2" -lt "$r1" ] || { echo "MEMORY PURGE returned nothing"; exit 1; }
+# FLUSHALL may already purge (redis calls jemalloc_purge, i.e. mallctl arena.<n>.purge, after
+# a flush); either way the 40 MB of data must be gone from tieralloc's resident count.
+[ "$r2" -le "$r1" ] && [ "$r2" -lt 10000000 ] || { echo "memory not returned"; exit 1; }
 echo "redis reports tieralloc's numbers: PASS"
