@@ -94,8 +94,7 @@ TA_EXPORT size_t nallocx(size_t size, int flags) {
   if (!ta_init_ensure()) return size;
   if (align <= 16 && size <= TA_SMALL_MAX) return ta_size_class_size(ta_size_class_of(size));
   if (align <= ta_hpa_geometry.page_size && size <= TA_SMALL_MAX) {
-    unsigned cls = ta_size_class_of(size < align ? align : size);
-    while (cls < TA_NCLASSES && (ta_size_class_size(cls) & (align - 1))) cls++;
+    unsigned cls = ta_size_class_aligned(size, align);
     if (cls < TA_NCLASSES) return ta_size_class_size(cls);
   }
   size_t page = ta_hpa_geometry.page_size;

@@ -192,8 +192,7 @@ static void *aligned_alloc_impl(size_t align, size_t size) {
     return p;
   }
   if (size <= TA_SMALL_MAX && align <= ta_hpa_geometry.page_size) {
-    unsigned cls = ta_size_class_of(size < align ? align : size);
-    while (cls < TA_NCLASSES && (ta_size_class_size(cls) & (align - 1))) cls++;
+    unsigned cls = ta_size_class_aligned(size, align);
     if (cls < TA_NCLASSES) {
       void *p = ta_tcache_pop(ta_tcache_self, cls);
       return p ? p : class_slow(cls);
@@ -306,8 +305,7 @@ static void check_size(void *p, size_t size, size_t align, const char *what) {
   size_t usable = ext->kind == TA_EXTENT_LARGE ? ext->usable : ta_size_class_size(ext->size_class);
   if (size > usable) wrong_size(p, size, usable, what);
   if (ext->kind == TA_EXTENT_SLAB) {
-    unsigned cls = ta_size_class_of(size < align ? align : size);
-    while (align > ALIGNMENT_MIN && cls < TA_NCLASSES && (ta_size_class_size(cls) & (align - 1))) cls++;
+    unsigned cls = ta_size_class_aligned(size, align);
     if (cls != ext->size_class) wrong_size(p, size, usable, what);
   } else if (usable - size >= ta_hpa_geometry.page_size) {
     /* Large blocks are the request rounded up to a page (also small requests whose alignment

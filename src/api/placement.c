@@ -27,8 +27,7 @@ static void *alloc_on(unsigned node, size_t align, size_t size, unsigned flags) 
   if (align < 16) align = 16;
   void *p = NULL;
   if (size <= TA_SMALL_MAX && align <= ta_hpa_geometry.page_size) {
-    unsigned cls = ta_size_class_of(size < align ? align : size);
-    while (cls < TA_NCLASSES && (ta_size_class_size(cls) & (align - 1))) cls++;
+    unsigned cls = ta_size_class_aligned(size, align);
     if (cls < TA_NCLASSES) {
       p = ta_arena_alloc_small(arena, cls);
       if (p && zero) memset(p, 0, size);

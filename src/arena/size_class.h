@@ -45,6 +45,17 @@ TA_INLINE unsigned ta_size_class_of(size_t size) {
 
 TA_INLINE size_t ta_size_class_size(unsigned cls) { return ta_class_info[cls].size; }
 
+/* The first class holding `size` bytes whose objects all sit on `align` (a power of two of at
+ * most a page: slabs start on a page, so a class size that is a multiple of align does);
+ * TA_NCLASSES when no small class does. */
+TA_INLINE unsigned ta_size_class_aligned(size_t size, size_t align) {
+  size_t need = size < align ? align : size;
+  if (need > TA_SMALL_MAX) return TA_NCLASSES;
+  unsigned cls = ta_size_class_of(need);
+  while (cls < TA_NCLASSES && (ta_size_class_size(cls) & (align - 1))) cls++;
+  return cls;
+}
+
 TA_EXTERN_C_END
 
 #endif
