@@ -26,7 +26,10 @@ int ta_tier_place_range(void *addr, size_t size, int os_node, ta_place_mode_t mo
 
 /* ---- policy (tier_policy.c, pure) ---- */
 
-typedef enum { TA_TIER_LOCAL = 0, TA_TIER_THRESHOLD = 1, TA_TIER_RATIO = 2 } ta_tier_policy_kind_t;
+/* HOTNESS: large blocks start local; the background migrate_step demotes cold ones and
+ * promotes them back when they warm up (tier_hotness.c), so the far-tier decision at
+ * allocation is "no" unless the block was hinted cold. */
+typedef enum { TA_TIER_LOCAL = 0, TA_TIER_THRESHOLD = 1, TA_TIER_RATIO = 2, TA_TIER_HOTNESS = 3 } ta_tier_policy_kind_t;
 
 typedef struct {
   ta_tier_policy_kind_t kind;
@@ -65,6 +68,60 @@ int ta_tier_move(void *addr, size_t len, int node, uint64_t mb_s, ta_tier_move_r
 
 /* MemFree of a node from sysfs; UINT64_MAX when unknown. For strict placement checks. */
 uint64_t ta_tier_node_free_bytes(int node);
+
+/* ---- hotness (tier_hotness.c, pure) ---- */
+
+enum { TA_HOTNESS_HINT_NONE = 0, TA_HOTNESS_HINT_HOT = 1, TA_HOTNESS_HINT_COLD = 2 };
+#define TA_HOTNESS_SCORE_MAX 64.0
+
+typedef struct {
+  uint64_t cold_age_ns;       /* idle (no sampled access) this long: may be demoted */
+  uint64_t half_life_ns;      /* the score halves in this time without activity */
+  uint64_t min_residency_ns;  /* after a move, no move back for this long (hysteresis) */
+  size_t min_bytes;           /* smaller extents are not demoted for age alone */
+  double demote_score;        /* demote only below this score ... */
+  double promote_score;       /* ... promote only at or above this one (> demote_score) */
+  uint64_t local_budget_bytes; /* most tracked bytes kept local; 0 = no cap */
+} ta_hotness_params_t;
+
+/* The temperature record of one extent. Owned by whoever tracks the extent (migrate.c keeps
+ * it in the extent record, changed only by the migrating thread). */
+typedef struct {
+  uint64_t born_ns, updated_ns, last_active_ns, moved_ns;
+  double score;               /* decayed activity, 0..TA_HOTNESS_SCORE_MAX, as of updated_ns */
+  uint8_t hint;               /* TA_HOTNESS_HINT_* from the allocation call */
+  bool far;                   /* on a far tier now */
+} ta_hotness_t;
+
+typedef enum { TA_HOTNESS_STAY = 0, TA_HOTNESS_DEMOTE = 1, TA_HOTNESS_PROMOTE = 2 } ta_hotness_action_t;
+
+void ta_hotness_init(ta_hotness_t *h, uint64_t now_ns, unsigned hint, bool far);
+/* One access sample: `accessed` of `sampled` pages were touched since the previous sample.
+ * sampled 0 = no signal this time (the score only decays). */
+void ta_hotness_observe(ta_hotness_t *h, const ta_hotness_params_t *p, uint64_t now_ns, unsigned sampled,
+                        unsigned accessed);
+/* The score decayed to now_ns. */
+double ta_hotness_score(const ta_hotness_t *h, const ta_hotness_params_t *p, uint64_t now_ns);
+/* The extent moved (by us or, noticed late, by the kernel). */
+void ta_hotness_moved(ta_hotness_t *h, uint64_t now_ns, bool far);
+/* What one extent of `bytes` should do on its own, ignoring the budget. */
+ta_hotness_action_t ta_hotness_decide(const ta_hotness_t *h, const ta_hotness_params_t *p, uint64_t now_ns,
+                                      size_t bytes);
+
+typedef struct {
+  const ta_hotness_t *heat;
+  size_t bytes;
+  void *ref;                  /* the caller's: which extent this is */
+  double score_now;           /* out */
+  ta_hotness_action_t action; /* out */
+} ta_hotness_item_t;
+
+/* Decides every item, then enforces local_budget_bytes given the local bytes now
+ * (local_bytes, every tracked extent counted, not only these items): over budget, the coldest
+ * local items are demoted; a promotion happens only when it fits, possibly by demoting local
+ * items colder than it by a margin. scratch has room for n pointers. Returns the moves. */
+size_t ta_hotness_plan(const ta_hotness_params_t *p, uint64_t now_ns, ta_hotness_item_t *items, size_t n,
+                       uint64_t local_bytes, ta_hotness_item_t **scratch);
 
 /* Cumulative counters for the statistics. */
 extern ta_atomic(uint64_t) ta_tier_moved_bytes;

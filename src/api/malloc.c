@@ -76,7 +76,10 @@ static void *class_slow(unsigned cls) {
 
 /* Plain large blocks follow the tier policy (threshold, ratio) where a far tier exists. */
 static ta_arena_t *large_arena(size_t size) {
-  if (ta_likely(ta_large_policy.kind == TA_TIER_LOCAL) || ta_thread_tier > 0) return thread_arena();
+  /* hotness places every block locally and moves it later (src/bg/migrate.c). */
+  if (ta_likely(ta_large_policy.kind == TA_TIER_LOCAL || ta_large_policy.kind == TA_TIER_HOTNESS) ||
+      ta_thread_tier > 0)
+    return thread_arena();
   int far = ta_arena_far_node(ta_os_current_cpu());
   if (far < 0) return thread_arena();
   uint64_t far_bytes, local_bytes;
