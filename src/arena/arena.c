@@ -53,8 +53,12 @@ int ta_arena_boot(const ta_topo_t *topo, unsigned per_node, ta_place_mode_t plac
    * started under a memory policy (numactl --membind, --preferred, --interleave) keeps it:
    * binding our regions would override what the operator asked for. */
   int task_mode = 0;
-  if (topo->nnodes <= 1 || ncpu_nodes <= 1) place = TA_PLACE_NONE;
+  if (topo->nnodes <= 1) place = TA_PLACE_NONE;
   else if (ta_os_task_policy(&task_mode) == 0 && task_mode != 0) place = TA_PLACE_NONE;
+  /* One CPU node with far memory (a socket with CXL expanders): its own heap needs no binding
+   * (first touch is local), but far-tier and interleave heaps do, or their pages would land on
+   * the CPU's node at first touch. */
+  ta_place_mode_t cpu_place = ncpu_nodes <= 1 ? TA_PLACE_NONE : place;
   /* A heap for each usable node that is home to some allowed CPUs. */
   for (unsigned i = 0; i < topo->ninitiators; i++) {
     const ta_topo_initiator_t *in = &topo->initiator[i];
@@ -64,7 +68,7 @@ int ta_arena_boot(const ta_topo_t *topo, unsigned per_node, ta_place_mode_t plac
     unsigned cpus = 0;
     for (unsigned j = 0; j < topo->ninitiators; j++)
       if (topo->initiator[j].home == in->home) cpus += topo->initiator[j].ncpus;
-    if (!heap_new(node, per_node ? per_node : (cpus ? cpus : 1), place, decay_ns, break_pct))
+    if (!heap_new(node, per_node ? per_node : (cpus ? cpus : 1), cpu_place, decay_ns, break_pct))
       return ENOMEM;
   }
   /* Far tiers: every other usable node some CPU ranks (CXL, PMEM, memory-only nodes), with one
