@@ -339,5 +339,8 @@ int main(int argc, char **argv) {
   }
   for (unsigned i = 0; i < n; i++) free(obj[i].p);
   printf("done name=%s checksum=%llu\n", o.name, checksum);
+  /* Flushed here, not at exit: memkind's libmemtier releases its heap in a destructor that runs
+   * before stdio's final flush, and the buffered line came out as NUL bytes. */
+  fflush(stdout);
   return 0;
 }
