@@ -58,7 +58,7 @@ void ta_hotness_moved(ta_hotness_t *h, uint64_t now, bool far) {
 }
 
 static bool settled(const ta_hotness_t *h, const ta_hotness_params_t *p, uint64_t now) {
-  return !h->moved_ns || now - h->moved_ns >= p->min_residency_ns;
+  return !h->moved_ns || (now >= h->moved_ns && now - h->moved_ns >= p->min_residency_ns);
 }
 
 ta_hotness_action_t ta_hotness_decide(const ta_hotness_t *h, const ta_hotness_params_t *p, uint64_t now,

@@ -102,7 +102,8 @@ void ta_hotness_observe(ta_hotness_t *h, const ta_hotness_params_t *p, uint64_t 
                         unsigned accessed);
 /* The score decayed to now_ns. */
 double ta_hotness_score(const ta_hotness_t *h, const ta_hotness_params_t *p, uint64_t now_ns);
-/* The extent moved (by us or, noticed late, by the kernel). */
+/* The extent moved (by us or, noticed late, by the kernel) at now_ns; a caller that failed to
+ * move it passes a later time to back off (it stays put until min_residency_ns after that). */
 void ta_hotness_moved(ta_hotness_t *h, uint64_t now_ns, bool far);
 /* What one extent of `bytes` should do on its own, ignoring the budget. */
 ta_hotness_action_t ta_hotness_decide(const ta_hotness_t *h, const ta_hotness_params_t *p, uint64_t now_ns,

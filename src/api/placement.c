@@ -35,8 +35,13 @@ static void *alloc_on(unsigned node, size_t align, size_t size, unsigned flags) 
       return p;
     }
   }
+  if (ta_unlikely(ta_large_tracking) && !ta_background_is_running()) ta_background_start();
   p = ta_arena_alloc_large(arena, size, align, zero);
   if (!p) errno = ENOMEM;
+  /* The hint steers the hotness policy for the block's life (tier_hotness.c). */
+  else if (flags & (TIERALLOC_HOT | TIERALLOC_COLD))
+    ta_large_set_hint(arena->hpa, ta_pagemap_lookup(p),
+                      (flags & TIERALLOC_HOT) ? TA_HOTNESS_HINT_HOT : TA_HOTNESS_HINT_COLD);
   return p;
 }
 
