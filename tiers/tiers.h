@@ -71,7 +71,9 @@ uint64_t ta_tier_node_free_bytes(int node);
 
 /* ---- hotness (tier_hotness.c, pure) ---- */
 
-enum { TA_HOTNESS_HINT_NONE = 0, TA_HOTNESS_HINT_HOT = 1, TA_HOTNESS_HINT_COLD = 2 };
+/* PLACED: the program put the block on a tier or node itself (tieralloc_malloc_tier/_node, or
+ * moved it with tieralloc_migrate): the policy leaves it where it was put. */
+enum { TA_HOTNESS_HINT_NONE = 0, TA_HOTNESS_HINT_HOT = 1, TA_HOTNESS_HINT_COLD = 2, TA_HOTNESS_HINT_PLACED = 3 };
 #define TA_HOTNESS_SCORE_MAX 64.0
 
 typedef struct {

@@ -38,6 +38,9 @@ static ta_hotness_item_t items[WINDOW];
 static ta_hotness_item_t *scratch[WINDOW];
 
 void ta_migrate_init(void) {
+  /* Migration runs only on the background thread, never on an allocating one: without it the
+   * policy places like local, and nothing is tracked. */
+  if (!ta_conf.background_thread) return;
   memset(promote_to, 0xff, sizeof(promote_to));
   memset(demote_chain, 0xff, sizeof(demote_chain));
   for (unsigned k = 0; k < ta_node_heap_count; k++) {
@@ -77,24 +80,36 @@ static ta_hotness_params_t params(void) {
   uint64_t interval = ta_conf.migrate_interval_ms * 1000000ull;
   p.cold_age_ns = ta_conf.cold_age_ms * 1000000ull;
   /* Activity is forgotten over about a cold age, so an extent that goes idle is cold by the
-   * time it is old enough to move; a move is kept at least four rounds. */
-  p.half_life_ns = p.cold_age_ns / 4 > interval ? p.cold_age_ns / 4 : interval;
+   * time it is old enough to move; at least two rounds per half-life, so a block busy every
+   * round reaches 1 / (1 - 2^-0.5) = 3.4, above promote_score; a move is kept at least four
+   * rounds. */
+  p.half_life_ns = p.cold_age_ns / 4 > 2 * interval ? p.cold_age_ns / 4 : 2 * interval;
   p.min_residency_ns = 4 * interval > p.cold_age_ns / 2 ? 4 * interval : p.cold_age_ns / 2;
   p.min_bytes = (size_t)TA_SMALL_MAX + 1;
   p.demote_score = 0.25;
-  p.promote_score = 1.0;
+  p.promote_score = 2.0; /* about three busy rounds: one burst of writes is not enough */
   p.local_budget_bytes = ta_conf.tier_local_mb << 20;
   return p;
 }
 
 /* SAMPLE pages spread over the extent, the same ones every round: idle page tracking only
- * knows about pages it re-armed, and a page never marked idle reads as accessed. */
+ * knows about pages it re-armed, and a page never marked idle reads as accessed. Where the
+ * extent owns whole hugepage units, only those are sampled: both signals answer for a
+ * transparent hugepage as a whole, so a page in a hugepage shared with busy neighbours (the
+ * extent's partial head or tail unit) reads as used whenever they are. */
 static unsigned sample_pages(const ta_extent_t *ext, void **pages) {
-  size_t np = ext->npages, n = np < SAMPLE ? np : SAMPLE;
-  size_t shift = np / n / 2; /* the middle of each stretch, away from the neighbours' pages */
+  size_t unit = ta_hpa_geometry.unit_size;
+  uintptr_t lo = (uintptr_t)ext->addr, hi = lo + ((size_t)ext->npages << ta_hpa_geometry.page_shift);
+  uintptr_t ulo = (lo + unit - 1) & ~(uintptr_t)(unit - 1), uhi = hi & ~(uintptr_t)(unit - 1);
+  if (uhi > ulo) {
+    lo = ulo;
+    hi = uhi;
+  }
+  size_t np = (hi - lo) >> ta_hpa_geometry.page_shift, n = np < SAMPLE ? np : SAMPLE;
+  size_t shift = np / n / 2; /* the middle of each stretch */
   for (size_t i = 0; i < n; i++) {
     size_t idx = i * np / n + shift;
-    pages[i] = (char *)ext->addr + (idx << ta_hpa_geometry.page_shift);
+    pages[i] = (void *)(lo + (idx << ta_hpa_geometry.page_shift));
   }
   return (unsigned)n;
 }
