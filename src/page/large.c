@@ -154,7 +154,9 @@ bool ta_large_resize_in_place(ta_hpa_t *hpa, ta_extent_t *ext, size_t size) {
   }
   bool ok = true;
   if (npages < ext->npages) {
-    ta_hpa_free(hpa, (char *)ext->addr + (npages << g->page_shift), ext->npages - npages);
+    void *tail = (char *)ext->addr + (npages << g->page_shift);
+    if (ext->tier != ext->node) ta_os_purge(tail, (ext->npages - npages) << g->page_shift); /* as release() */
+    ta_hpa_free(hpa, tail, ext->npages - npages);
   } else {
     bool zeroed;
     ok = ta_hpa_try_grow(hpa, ext->addr, ext->npages, npages - ext->npages, &zeroed);
