@@ -58,12 +58,12 @@ void ta_hotness_moved(ta_hotness_t *h, uint64_t now, bool far) {
 }
 
 static bool settled(const ta_hotness_t *h, const ta_hotness_params_t *p, uint64_t now) {
-  return !h->moved_ns || now - h->moved_ns >= p->min_residency_ns;
+  return !h->moved_ns || (now >= h->moved_ns && now - h->moved_ns >= p->min_residency_ns);
 }
 
 ta_hotness_action_t ta_hotness_decide(const ta_hotness_t *h, const ta_hotness_params_t *p, uint64_t now,
                                       size_t bytes) {
-  if (!settled(h, p, now)) return TA_HOTNESS_STAY;
+  if (!settled(h, p, now) || h->hint == TA_HOTNESS_HINT_PLACED) return TA_HOTNESS_STAY;
   double s = decayed(h, p, now);
   if (!h->far) {
     if (h->hint == TA_HOTNESS_HINT_HOT) return TA_HOTNESS_STAY; /* only the budget demotes it */
@@ -108,6 +108,7 @@ size_t ta_hotness_plan(const ta_hotness_params_t *p, uint64_t now, ta_hotness_it
   ta_hotness_item_t **local = scratch, **far = scratch + n;
   for (size_t i = 0; i < n; i++) {
     ta_hotness_item_t *it = &items[i];
+    if (it->heat->hint == TA_HOTNESS_HINT_PLACED) continue; /* the budget cannot move it either */
     if (!it->heat->far && it->action == TA_HOTNESS_STAY) local[nlocal++] = it;
     else if (it->heat->far && it->action == TA_HOTNESS_PROMOTE) *--far = it;
   }

@@ -133,7 +133,9 @@ uint64_t ta_tier_node_free_bytes(int node);
 
 /* ---- hotness (tier_hotness.c, pure) ---- */
 
-enum { TA_HOTNESS_HINT_NONE = 0, TA_HOTNESS_HINT_HOT = 1, TA_HOTNESS_HINT_COLD = 2 };
+/* PLACED: the program put the block on a tier or node itself (tieralloc_malloc_tier/_node, or
+ * moved it with tieralloc_migrate): the policy leaves it where it was put. */
+enum { TA_HOTNESS_HINT_NONE = 0, TA_HOTNESS_HINT_HOT = 1, TA_HOTNESS_HINT_COLD = 2, TA_HOTNESS_HINT_PLACED = 3 };
 #define TA_HOTNESS_SCORE_MAX 64.0
 
 typedef struct {
@@ -164,7 +166,8 @@ void ta_hotness_observe(ta_hotness_t *h, const ta_hotness_params_t *p, uint64_t 
                         unsigned accessed);
 /* The score decayed to now_ns. */
 double ta_hotness_score(const ta_hotness_t *h, const ta_hotness_params_t *p, uint64_t now_ns);
-/* The extent moved (by us or, noticed late, by the kernel). */
+/* The extent moved (by us or, noticed late, by the kernel) at now_ns; a caller that failed to
+ * move it passes a later time to back off (it stays put until min_residency_ns after that). */
 void ta_hotness_moved(ta_hotness_t *h, uint64_t now_ns, bool far);
 /* What one extent of `bytes` should do on its own, ignoring the budget. */
 ta_hotness_action_t ta_hotness_decide(const ta_hotness_t *h, const ta_hotness_params_t *p, uint64_t now_ns,

@@ -94,6 +94,8 @@ static ta_arena_t *large_arena(size_t size) {
 }
 
 static void *large_alloc(size_t size, size_t align, bool zero) {
+  /* The hotness policy works from the background thread: start it with the first block. */
+  if (ta_unlikely(ta_large_tracking) && !ta_background_is_running()) ta_background_start();
   void *p = ta_arena_alloc_large(large_arena(size), size, align, zero);
   if (!p) errno = ENOMEM;
   else if (ta_unlikely(ta_conf.debug) && !zero) memset(p, JUNK_ALLOC, size);

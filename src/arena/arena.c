@@ -362,16 +362,20 @@ void ta_arena_hpa_stats(ta_hpa_stats_t *out) {
   }
 }
 
-/* Fork: every bin (rank BIN), then every hpa (rank HPA), in a fixed order. */
+/* Fork: every bin (rank BIN), every large-tracking list (rank LARGE), then every hpa (rank
+ * HPA), in a fixed order. */
 void ta_arena_prefork(void) {
   for (unsigned i = 0; i < ta_narenas; i++)
     for (unsigned c = 0; c < TA_NCLASSES; c++) ta_mutex_lock(&ta_arenas[i]->bins[c].lock);
+  for (unsigned k = 0; k < ta_node_heap_count; k++) ta_large_prefork(&ta_node_heaps[heap_nodes[k]]->hpa);
   for (unsigned k = 0; k < ta_node_heap_count; k++) ta_hpa_prefork(&ta_node_heaps[heap_nodes[k]]->hpa);
 }
 
 void ta_arena_postfork_parent(void) {
   for (unsigned k = 0; k < ta_node_heap_count; k++)
     ta_hpa_postfork_parent(&ta_node_heaps[heap_nodes[k]]->hpa);
+  for (unsigned k = 0; k < ta_node_heap_count; k++)
+    ta_large_postfork_parent(&ta_node_heaps[heap_nodes[k]]->hpa);
   for (unsigned i = 0; i < ta_narenas; i++)
     for (unsigned c = 0; c < TA_NCLASSES; c++) ta_mutex_unlock(&ta_arenas[i]->bins[c].lock);
 }
@@ -379,6 +383,8 @@ void ta_arena_postfork_parent(void) {
 void ta_arena_postfork_child(void) {
   for (unsigned k = 0; k < ta_node_heap_count; k++)
     ta_hpa_postfork_child(&ta_node_heaps[heap_nodes[k]]->hpa);
+  for (unsigned k = 0; k < ta_node_heap_count; k++)
+    ta_large_postfork_child(&ta_node_heaps[heap_nodes[k]]->hpa);
   for (unsigned i = 0; i < ta_narenas; i++)
     for (unsigned c = 0; c < TA_NCLASSES; c++) ta_mutex_postfork_child(&ta_arenas[i]->bins[c].lock);
 }

@@ -143,6 +143,23 @@ TEST(Hotness, HintsCount) {
   EXPECT_EQ(ta_hotness_decide(&hf, &p, 10 * kMs, 4 * kMiB), TA_HOTNESS_PROMOTE);
 }
 
+TEST(Hotness, PlacedBlocksStayWhereTheProgramPutThem) {
+  auto p = params();
+  p.local_budget_bytes = 1 * kMiB;
+  std::vector<ta_hotness_t> heat(2);
+  ta_hotness_init(&heat[0], 0, TA_HOTNESS_HINT_PLACED, false);  // idle, local, over budget
+  ta_hotness_init(&heat[1], 0, TA_HOTNESS_HINT_PLACED, true);   // busy, far
+  uint64_t now = 0;
+  for (; now < 5000 * kMs; now += 100 * kMs) {
+    ta_hotness_observe(&heat[0], &p, now, 8, 0);
+    ta_hotness_observe(&heat[1], &p, now, 8, 8);
+  }
+  ta_hotness_item_t items[2] = {{&heat[0], 4 * kMiB, nullptr, 0, TA_HOTNESS_STAY},
+                                {&heat[1], 4 * kMiB, nullptr, 0, TA_HOTNESS_STAY}};
+  ta_hotness_item_t *scratch[2];
+  EXPECT_EQ(ta_hotness_plan(&p, now, items, 2, 4 * kMiB, scratch), 0u);
+}
+
 struct Fleet {
   std::vector<ta_hotness_t> heat;
   std::vector<size_t> bytes;
