@@ -215,7 +215,7 @@ size_t ta_migrate_step(uint64_t now, size_t budget) {
     n += got;
   }
   for (size_t i = 0; i < n; i++) observe(pinned[i], kind, now, &p, &local_bytes);
-  if (kind == TA_OS_ACCESS_SOFTDIRTY) ta_os_access_rearm();
+  if (kind == TA_OS_ACCESS_SOFTDIRTY || kind == TA_OS_ACCESS_DAMON) ta_os_access_rearm();
 
   for (size_t i = 0; i < n; i++) {
     items[i] = (ta_hotness_item_t){.heat = &pinned[i]->heat, .bytes = pinned[i]->usable, .ref = pinned[i]};

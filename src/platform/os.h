@@ -40,26 +40,38 @@ typedef struct ta_os_ops {
   int (*task_policy)(int *mode);
   /* Access sampling, the hotness policy's signal (see ta_os_access_kind_t). None of the three
    * allocates; each is a few read/pwrite syscalls on files opened once.
-   * access_open: picks the signal, `want` a ta_os_access_kind_t (AUTO tries IDLE, then
-   * SOFTDIRTY, then gives NONE); opens the files again in a forked child. Returns the kind in
-   * force. */
+   * access_open: picks the signal, `want` a ta_os_access_kind_t (AUTO tries IDLE, then DAMON,
+   * then SOFTDIRTY, then gives NONE); opens the files again in a forked child (which does not
+   * get DAMON: its parent's kdamond holds it). Returns the kind in force. */
   int (*access_open)(int want);
   /* For pages[0..n): state[i] = 1 when the page was accessed since it was last re-armed, 0
-   * when not, -1 when unknown (not present, no frame number visible); then re-arms each page
-   * (IDLE: marks it idle again). */
+   * when not, -1 when unknown (not present, no frame number visible, outside DAMON's regions);
+   * then re-arms each page (IDLE: marks it idle again). DAMON: the first call after a rearm
+   * reads a fresh snapshot of the kdamond's regions (blocks for two to three of its 100 ms
+   * aggregation intervals), later calls answer from it. */
   int (*access_sample)(void *const *pages, unsigned n, int8_t *state);
   /* Ends a sampling round: SOFTDIRTY clears the soft-dirty bit of every page of the process
-   * (it cannot do less); IDLE and NONE do nothing. */
+   * (it cannot do less); DAMON marks its snapshot stale; IDLE and NONE do nothing. */
   int (*access_rearm)(void);
 } ta_os_ops_t;
 
-/* Access signals, best first. IDLE: idle page tracking (/proc/self/pagemap frame numbers and
- * /sys/kernel/mm/page_idle/bitmap; needs CAP_SYS_ADMIN and CONFIG_IDLE_PAGE_TRACKING; sees
- * reads and writes; a transparent hugepage answers as a whole). SOFTDIRTY: pagemap bit 55
+/* Access signals (AUTO tries IDLE, DAMON, SOFTDIRTY, NONE). IDLE: idle page tracking
+ * (/proc/self/pagemap frame numbers and /sys/kernel/mm/page_idle/bitmap; needs CAP_SYS_ADMIN
+ * and CONFIG_IDLE_PAGE_TRACKING; sees reads and writes; a transparent hugepage answers as a
+ * whole). DAMON: one kdamond of /sys/kernel/mm/damon/admin watching this process (needs root,
+ * CONFIG_DAMON_VADDR and CONFIG_DAMON_SYSFS, and no other DAMON sysfs user; sees reads and
+ * writes, per DAMON region: os_linux_damon.h). SOFTDIRTY: pagemap bit 55
  * after "4" to /proc/self/clear_refs (unprivileged; sees writes only, and each clear makes the
  * next write to every page of the process take a minor fault). NONE: allocation age and hints
  * only. */
-typedef enum { TA_OS_ACCESS_AUTO = 0, TA_OS_ACCESS_IDLE = 1, TA_OS_ACCESS_SOFTDIRTY = 2, TA_OS_ACCESS_NONE = 3 } ta_os_access_kind_t;
+/* The values are conf access_signal's choice numbers and stats.access_signal's. */
+typedef enum {
+  TA_OS_ACCESS_AUTO = 0,
+  TA_OS_ACCESS_IDLE = 1,
+  TA_OS_ACCESS_SOFTDIRTY = 2,
+  TA_OS_ACCESS_NONE = 3,
+  TA_OS_ACCESS_DAMON = 4
+} ta_os_access_kind_t;
 
 extern const ta_os_ops_t ta_os_linux_ops;
 extern const ta_os_ops_t *ta_os_ops;

@@ -7,6 +7,11 @@
  * The bitmap is read and written in aligned 8-byte words, and a written word sets only the
  * bits that are 1 in it. A transparent hugepage's flag lives in its head page, so a sample of
  * any of its pages speaks for the whole hugepage.
+ * DAMON (os_linux_damon.c): one kdamond watching this process; a snapshot of its regions is
+ * read at the first sample after each rearm, and a page counts as accessed when its region
+ * was. The kdamond is stopped (and its directory removed when we made it) by a destructor at
+ * exit; when the process dies without running it, the kernel stops the kdamond by itself and
+ * the next process reuses the leftover directory.
  * Soft-dirty: pagemap bit 55 is set by the kernel on every write since the last "4" written
  * to /proc/self/clear_refs; readable without privilege.
  *
@@ -17,10 +22,13 @@
 #include <errno.h>
 #include <fcntl.h>
 #include <string.h>
+#include <time.h>
 #include <unistd.h>
 
+#include "atomic.h"
 #include "os.h"
 #include "os_linux_access.h"
+#include "os_linux_damon.h"
 
 #define PM_PFN_MASK ((1ull << 55) - 1)
 #define PM_SOFT_DIRTY (1ull << 55)
@@ -30,12 +38,52 @@ static int kind_in_force = -1; /* -1: not opened yet */
 static int want_in_force = -1;
 static pid_t opened_by;
 static int pagemap_fd = -1, bitmap_fd = -1, clear_refs_fd = -1;
+static ta_os_damon_t damon = {.index = -1}; /* static: its snapshot is 48 KiB, and nothing here allocates */
+static bool damon_stale;
+/* Who talks to the kdamond: 0 nobody, 1 the sampling thread, 2 the exit destructor (for good).
+ * Never both: seen on 6.12, removing the kdamond (nr_kdamonds 0) while another thread's
+ * update_schemes_tried_regions write waits deadlocks both threads in the kernel (kernfs_drain
+ * against a trylock loop on damon_sysfs_lock), and the process never exits. */
+static ta_atomic(int) damon_owner;
+
+static uint64_t monotonic_ns(void) {
+  struct timespec ts;
+  clock_gettime(CLOCK_MONOTONIC, &ts);
+  return (uint64_t)ts.tv_sec * 1000000000ull + (uint64_t)ts.tv_nsec;
+}
 
 static void close_all(void) {
   if (pagemap_fd >= 0) close(pagemap_fd);
   if (bitmap_fd >= 0) close(bitmap_fd);
   if (clear_refs_fd >= 0) close(clear_refs_fd);
   pagemap_fd = bitmap_fd = clear_refs_fd = -1;
+  /* A forked child forgets its parent's kdamond without touching it: it watches the parent. */
+  if (opened_by != getpid()) {
+    damon.index = -1;
+    ta_atomic_store(&damon_owner, 0, ta_mo_relaxed);
+    return;
+  }
+  int expected = 0;
+  if (ta_atomic_cas(&damon_owner, &expected, 1)) {
+    ta_os_damon_stop(&damon);
+    ta_atomic_store(&damon_owner, 0, ta_mo_release);
+  }
+}
+
+/* At exit, the kdamond goes with the process that configured it, once no snapshot is being
+ * taken (one takes ~0.5 s under TCG). Should the sampling thread hold it for over 3 s, the
+ * kdamond is left to the kernel, which stops it when the process is gone; the directory then
+ * stays as a leftover the next process reuses. */
+__attribute__((destructor)) static void access_exit(void) {
+  if (kind_in_force != TA_OS_ACCESS_DAMON || opened_by != getpid()) return;
+  for (int i = 0; i < 300; i++) {
+    int expected = 0;
+    if (ta_atomic_cas(&damon_owner, &expected, 2)) {
+      ta_os_damon_stop(&damon);
+      return;
+    }
+    usleep(10000);
+  }
 }
 
 static bool read_entry(const void *addr, uint64_t *entry) {
@@ -72,14 +120,21 @@ int ta_os_linux_access_open(int want) {
   kind_in_force = TA_OS_ACCESS_NONE;
   if (want == TA_OS_ACCESS_NONE || !ta_os_info.page_size) return kind_in_force;
   pagemap_fd = open("/proc/self/pagemap", O_RDONLY | O_CLOEXEC);
-  if (pagemap_fd < 0) return kind_in_force;
   if (want == TA_OS_ACCESS_AUTO || want == TA_OS_ACCESS_IDLE) {
-    bitmap_fd = open("/sys/kernel/mm/page_idle/bitmap", O_RDWR | O_CLOEXEC);
+    bitmap_fd = pagemap_fd < 0 ? -1 : open("/sys/kernel/mm/page_idle/bitmap", O_RDWR | O_CLOEXEC);
     if (bitmap_fd >= 0 && idle_works()) return kind_in_force = TA_OS_ACCESS_IDLE;
     if (bitmap_fd >= 0) close(bitmap_fd);
     bitmap_fd = -1;
     if (want == TA_OS_ACCESS_IDLE) return kind_in_force;
   }
+  if (want == TA_OS_ACCESS_AUTO || want == TA_OS_ACCESS_DAMON) {
+    if (ta_os_damon_start(&damon, TA_OS_DAMON_ROOT, pid, &ta_os_damon_default_attrs, monotonic_ns()) == 0) {
+      damon_stale = true;
+      return kind_in_force = TA_OS_ACCESS_DAMON;
+    }
+    if (want == TA_OS_ACCESS_DAMON) return kind_in_force;
+  }
+  if (pagemap_fd < 0) return kind_in_force;
   clear_refs_fd = open("/proc/self/clear_refs", O_WRONLY | O_CLOEXEC);
   if (clear_refs_fd >= 0 && softdirty_works()) return kind_in_force = TA_OS_ACCESS_SOFTDIRTY;
   close_all();
@@ -90,6 +145,24 @@ int ta_os_linux_access_sample(void *const *pages, unsigned n, int8_t *state) {
   if (kind_in_force == TA_OS_ACCESS_NONE || kind_in_force < 0 || opened_by != getpid()) {
     memset(state, -1, n);
     return ENOTSUP;
+  }
+  if (kind_in_force == TA_OS_ACCESS_DAMON) {
+    if (damon_stale) {
+      int expected = 0;
+      if (!ta_atomic_cas(&damon_owner, &expected, 1)) {
+        memset(state, -1, n); /* the process is exiting */
+        return ESRCH;
+      }
+      damon_stale = false;
+      int err = ta_os_damon_refresh(&damon, monotonic_ns());
+      ta_atomic_store(&damon_owner, 0, ta_mo_release);
+      if (err) {
+        memset(state, -1, n);
+        return err;
+      }
+    }
+    for (unsigned i = 0; i < n; i++) state[i] = (int8_t)ta_os_damon_accessed(&damon, (uintptr_t)pages[i]);
+    return 0;
   }
   for (unsigned i = 0; i < n; i++) {
     uint64_t entry;
@@ -111,6 +184,7 @@ int ta_os_linux_access_sample(void *const *pages, unsigned n, int8_t *state) {
 }
 
 int ta_os_linux_access_rearm(void) {
+  if (kind_in_force == TA_OS_ACCESS_DAMON && opened_by == getpid()) damon_stale = true;
   if (kind_in_force != TA_OS_ACCESS_SOFTDIRTY || opened_by != getpid()) return 0;
   return pwrite(clear_refs_fd, "4", 1, 0) == 1 ? 0 : errno;
 }

@@ -1,0 +1,311 @@
+/* os_linux_damon.c: owns the DAMON access signal's conversation with the kernel's DAMON sysfs
+ * interface (Documentation/admin-guide/mm/damon/usage.rst) and the snapshot it reads back.
+ *
+ * Layout used (kernel 6.2+ for tried_regions; checked on Debian's 6.12 in the test guest):
+ *   <root>/kdamonds/nr_kdamonds
+ *   <root>/kdamonds/K/state                     on | off | update_schemes_tried_regions
+ *   <root>/kdamonds/K/contexts/nr_contexts, contexts/0/operations (vaddr)
+ *   .../contexts/0/monitoring_attrs/intervals/{sample_us,aggr_us,update_us}
+ *   .../contexts/0/monitoring_attrs/nr_regions/{min,max}
+ *   .../contexts/0/targets/nr_targets, targets/0/pid_target
+ *   .../contexts/0/schemes/nr_schemes, schemes/0/action (stat)
+ *   .../schemes/0/access_pattern/{sz,nr_accesses,age}/{min,max}   (all 0 by default: matches
+ *        nothing, so the maxima are raised to match every region)
+ *   .../schemes/0/tried_regions/N/{start,end,nr_accesses,age}, N from 0 in address order
+ * Seen in the guest: writing nr_kdamonds while a kdamond runs fails, and while none runs it
+ * rebuilds every kdamond directory empty; update_schemes_tried_regions returns after ~0.5 s
+ * under TCG; when the target process exits the kdamond turns itself off.
+ *
+ * Invariants: d->index >= 0 exactly while a kdamond is configured by us; d->regions[0 ..
+ * nregions) are sorted by start and do not overlap (DAMON's region list is). */
+#define _GNU_SOURCE
+#include "os_linux_damon.h"
+
+#include <errno.h>
+#include <fcntl.h>
+#include <signal.h>
+#include <string.h>
+#include <unistd.h>
+
+const ta_os_damon_attrs_t ta_os_damon_default_attrs = {
+    .sample_us = 5000, .aggr_us = 100000, .update_us = 1000000, .min_regions = 10, .max_regions = 1000};
+
+/* --- paths and files, in fixed buffers -------------------------------------------------- */
+
+typedef struct {
+  char s[512];
+  size_t n;
+  bool overflow;
+} path_t;
+
+static void path_add(path_t *p, const char *part) {
+  size_t len = strlen(part);
+  if (p->n + len + 1 > sizeof(p->s)) {
+    p->overflow = true;
+    return;
+  }
+  memcpy(p->s + p->n, part, len + 1);
+  p->n += len;
+}
+
+static void path_add_uint(path_t *p, uint64_t v) {
+  char digits[24], *e = digits + sizeof(digits) - 1;
+  *e = 0;
+  do *--e = (char)('0' + v % 10);
+  while ((v /= 10));
+  path_add(p, e);
+}
+
+/* <root>/kdamonds/K/<rest>, or <root>/kdamonds/<rest> when k < 0. */
+static path_t kpath(const ta_os_damon_t *d, int k, const char *rest) {
+  path_t p = {.n = 0};
+  p.s[0] = 0;
+  path_add(&p, d->root);
+  path_add(&p, "/kdamonds/");
+  if (k >= 0) {
+    path_add_uint(&p, (uint64_t)k);
+    path_add(&p, "/");
+  }
+  path_add(&p, rest);
+  return p;
+}
+
+static int write_str(const path_t *p, const char *v) {
+  if (p->overflow) return ENAMETOOLONG;
+  int fd = open(p->s, O_WRONLY | O_TRUNC | O_CLOEXEC);
+  if (fd < 0) return errno;
+  size_t len = strlen(v);
+  ssize_t w = write(fd, v, len);
+  int err = w == (ssize_t)len ? 0 : w < 0 ? errno : EIO;
+  close(fd);
+  return err;
+}
+
+static int write_uint(const path_t *p, uint64_t v) {
+  path_t num = {.n = 0};
+  num.s[0] = 0;
+  path_add_uint(&num, v);
+  return write_str(p, num.s);
+}
+
+/* The file's first line without its newline, into buf. */
+static int read_line_at(int dirfd, const char *name, char *buf, size_t size) {
+  int fd = openat(dirfd, name, O_RDONLY | O_CLOEXEC);
+  if (fd < 0) return errno;
+  ssize_t r = read(fd, buf, size - 1);
+  int err = r < 0 ? errno : 0;
+  close(fd);
+  if (err) return err;
+  buf[r] = 0;
+  char *nl = memchr(buf, '\n', (size_t)r);
+  if (nl) *nl = 0;
+  return 0;
+}
+
+static int parse_uint(const char *s, uint64_t *out) {
+  uint64_t v = 0;
+  if (*s < '0' || *s > '9') return EINVAL;
+  for (; *s >= '0' && *s <= '9'; s++) v = v * 10 + (uint64_t)(*s - '0');
+  *out = v;
+  return 0;
+}
+
+static int read_uint_at(int dirfd, const char *name, uint64_t *out) {
+  char buf[64];
+  int err = read_line_at(dirfd, name, buf, sizeof(buf));
+  return err ? err : parse_uint(buf, out);
+}
+
+static int read_line(const path_t *p, char *buf, size_t size) {
+  return p->overflow ? ENAMETOOLONG : read_line_at(AT_FDCWD, p->s, buf, size);
+}
+
+static int read_uint(const path_t *p, uint64_t *out) {
+  return p->overflow ? ENAMETOOLONG : read_uint_at(AT_FDCWD, p->s, out);
+}
+
+static bool line_is(const ta_os_damon_t *d, int k, const char *rest, const char *want) {
+  char buf[64];
+  path_t p = kpath(d, k, rest);
+  return read_line(&p, buf, sizeof(buf)) == 0 && strcmp(buf, want) == 0;
+}
+
+static bool uint_is(const ta_os_damon_t *d, int k, const char *rest, uint64_t want) {
+  uint64_t v;
+  path_t p = kpath(d, k, rest);
+  return read_uint(&p, &v) == 0 && v == want;
+}
+
+/* --- setting up ------------------------------------------------------------------------- */
+
+/* A kdamond this code configured for a process that has gone: the kernel turned it off when
+ * the process exited without stopping it (killed, _exit). Nobody else can still want it. */
+static bool is_leftover(const ta_os_damon_t *d, int k) {
+  uint64_t pid;
+  path_t p = kpath(d, k, "contexts/0/targets/0/pid_target");
+  if (!line_is(d, k, "state", "off") || !uint_is(d, k, "contexts/nr_contexts", 1) ||
+      !line_is(d, k, "contexts/0/operations", "vaddr") || !uint_is(d, k, "contexts/0/targets/nr_targets", 1) ||
+      !uint_is(d, k, "contexts/0/schemes/nr_schemes", 1) || !line_is(d, k, "contexts/0/schemes/0/action", "stat") ||
+      read_uint(&p, &pid) != 0 || pid == 0 || pid > 0x7fffffff)
+    return false;
+  return kill((pid_t)pid, 0) != 0 && errno == ESRCH;
+}
+
+static int configure(const ta_os_damon_t *d, int k, pid_t pid, const ta_os_damon_attrs_t *a) {
+  static const char *const ranges[] = {"sz", "nr_accesses", "age"};
+  /* Each range's maximum: sz is an unsigned long, the other two unsigned ints. */
+  static const uint64_t maxima[] = {UINT64_MAX, UINT32_MAX, UINT32_MAX};
+  struct {
+    const char *rest;
+    uint64_t v;
+    const char *s;
+  } steps[] = {
+      {"contexts/nr_contexts", 1, NULL},
+      {"contexts/0/operations", 0, "vaddr"},
+      {"contexts/0/monitoring_attrs/intervals/sample_us", a->sample_us, NULL},
+      {"contexts/0/monitoring_attrs/intervals/aggr_us", a->aggr_us, NULL},
+      {"contexts/0/monitoring_attrs/intervals/update_us", a->update_us, NULL},
+      {"contexts/0/monitoring_attrs/nr_regions/max", a->max_regions, NULL}, /* max first: min <= max */
+      {"contexts/0/monitoring_attrs/nr_regions/min", a->min_regions, NULL},
+      {"contexts/0/targets/nr_targets", 1, NULL},
+      {"contexts/0/targets/0/pid_target", (uint64_t)pid, NULL},
+      {"contexts/0/schemes/nr_schemes", 1, NULL},
+      {"contexts/0/schemes/0/action", 0, "stat"},
+  };
+  for (size_t i = 0; i < sizeof(steps) / sizeof(steps[0]); i++) {
+    path_t p = kpath(d, k, steps[i].rest);
+    int err = steps[i].s ? write_str(&p, steps[i].s) : write_uint(&p, steps[i].v);
+    if (err) return err;
+  }
+  for (size_t i = 0; i < 3; i++) {
+    path_t p = kpath(d, k, "contexts/0/schemes/0/access_pattern/");
+    path_add(&p, ranges[i]);
+    path_t lo = p, hi = p;
+    path_add(&lo, "/min");
+    path_add(&hi, "/max");
+    int err = write_uint(&hi, maxima[i]);
+    if (!err) err = write_uint(&lo, 0);
+    if (err) return err;
+  }
+  return 0;
+}
+
+int ta_os_damon_start(ta_os_damon_t *d, const char *root, pid_t pid, const ta_os_damon_attrs_t *attrs,
+                      uint64_t now_ns) {
+  d->index = -1;
+  d->created = false;
+  d->nregions = 0;
+  size_t len = strlen(root);
+  if (len >= sizeof(d->root)) return ENAMETOOLONG;
+  memcpy(d->root, root, len + 1);
+  uint64_t n;
+  path_t nr = kpath(d, -1, "nr_kdamonds");
+  int err = read_uint(&nr, &n);
+  if (err) return err;
+  int k = -1;
+  if (n == 0) {
+    if ((err = write_uint(&nr, 1))) return err;
+    k = 0;
+    d->created = true;
+  } else {
+    for (int i = 0; i < (int)n && k < 0; i++)
+      if (is_leftover(d, i)) k = i;
+    if (k < 0) return EBUSY;
+    d->created = n == 1; /* the only kdamond, and a leftover of ours: ours to remove */
+  }
+  d->index = k;
+  d->aggr_ns = attrs->aggr_us * 1000;
+  d->snap_ns = d->prev_snap_ns = now_ns;
+  path_t state = kpath(d, k, "state");
+  if (!err) err = configure(d, k, pid, attrs);
+  if (!err) err = write_str(&state, "on");
+  if (err) ta_os_damon_stop(d);
+  return err;
+}
+
+/* --- the snapshot ----------------------------------------------------------------------- */
+
+int ta_os_damon_read(ta_os_damon_t *d) {
+  d->nregions = 0;
+  if (d->index < 0) return ESRCH;
+  path_t p = kpath(d, d->index, "contexts/0/schemes/0/tried_regions");
+  if (p.overflow) return ENAMETOOLONG;
+  int dirfd = open(p.s, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+  if (dirfd < 0) return errno;
+  int err = 0;
+  for (unsigned i = 0; i < TA_OS_DAMON_CAPACITY; i++) {
+    path_t name = {.n = 0};
+    name.s[0] = 0;
+    path_add_uint(&name, i);
+    path_add(&name, "/");
+    size_t base = name.n;
+    static const char *const files[] = {"start", "end", "nr_accesses", "age"};
+    uint64_t v[4];
+    int e = 0;
+    unsigned f = 0;
+    for (; f < 4; f++) {
+      name.n = base;
+      name.s[base] = 0;
+      path_add(&name, files[f]);
+      if ((e = read_uint_at(dirfd, name.s, &v[f]))) break;
+    }
+    if (e == ENOENT && f == 0) break; /* past the last region */
+    if (e) {
+      err = e;
+      break;
+    }
+    if (v[1] <= v[0] || (d->nregions && v[0] < d->regions[d->nregions - 1].end)) {
+      err = EPROTO; /* not the sorted, disjoint list DAMON keeps */
+      break;
+    }
+    d->regions[d->nregions++] = (ta_os_damon_region_t){
+        .start = (uintptr_t)v[0],
+        .end = (uintptr_t)v[1],
+        .nr_accesses = v[2] > UINT32_MAX ? UINT32_MAX : (uint32_t)v[2],
+        .age = v[3] > UINT32_MAX ? UINT32_MAX : (uint32_t)v[3],
+    };
+  }
+  close(dirfd);
+  if (err) d->nregions = 0;
+  return err;
+}
+
+int ta_os_damon_refresh(ta_os_damon_t *d, uint64_t now_ns) {
+  if (d->index < 0) return ESRCH;
+  path_t state = kpath(d, d->index, "state");
+  int err = write_str(&state, "update_schemes_tried_regions");
+  if (!err) err = ta_os_damon_read(d);
+  if (err) {
+    d->nregions = 0;
+    return err;
+  }
+  d->prev_snap_ns = d->snap_ns;
+  d->snap_ns = now_ns;
+  return 0;
+}
+
+int ta_os_damon_accessed(const ta_os_damon_t *d, uintptr_t addr) {
+  unsigned lo = 0, hi = d->nregions;
+  while (lo < hi) { /* the first region ending after addr */
+    unsigned mid = lo + (hi - lo) / 2;
+    if (d->regions[mid].end <= addr) lo = mid + 1;
+    else hi = mid;
+  }
+  if (lo == d->nregions || d->regions[lo].start > addr) return -1;
+  const ta_os_damon_region_t *r = &d->regions[lo];
+  if (r->nr_accesses) return 1;
+  uint64_t window = d->snap_ns - d->prev_snap_ns;
+  return (uint64_t)r->age * d->aggr_ns < window ? 1 : 0;
+}
+
+void ta_os_damon_stop(ta_os_damon_t *d) {
+  if (d->index < 0) return;
+  path_t state = kpath(d, d->index, "state");
+  write_str(&state, "off"); /* fails when the kernel stopped it already: fine */
+  if (d->created) {
+    path_t nr = kpath(d, -1, "nr_kdamonds");
+    write_uint(&nr, 0);
+  }
+  d->index = -1;
+  d->nregions = 0;
+}

@@ -1,0 +1,88 @@
+/* os_linux_damon.h: the DAMON access signal's sysfs client (os_linux_damon.c). One kdamond
+ * watches one process's virtual address space; a snapshot of its regions is read back once a
+ * round and answers "was this page's region accessed since the previous snapshot".
+ *
+ * The sysfs root is a parameter (TA_OS_DAMON_ROOT on a real system) so unit tests drive the
+ * same code against a tree of plain files. Nothing here allocates: paths and numbers live in
+ * fixed buffers and every file is one open/read/write/close. Not thread-safe: one caller (the
+ * background thread) at a time. */
+#ifndef TA_OS_LINUX_DAMON_H
+#define TA_OS_LINUX_DAMON_H
+
+#include <stdbool.h>
+#include <stdint.h>
+#include <sys/types.h>
+
+#ifdef __cplusplus
+extern "C" {
+#endif
+
+#define TA_OS_DAMON_ROOT "/sys/kernel/mm/damon/admin"
+/* Regions a snapshot holds; the kdamond is asked for at most TA_OS_DAMON_MAX_NR_REGIONS, and
+ * DAMON may briefly exceed its maximum while it splits. Regions past the capacity read as
+ * unknown. */
+#define TA_OS_DAMON_CAPACITY 2048
+
+typedef struct {
+  uint64_t sample_us;  /* how often each region's sampled page has its accessed bit checked */
+  uint64_t aggr_us;    /* one snapshot's nr_accesses counts the samples of one such interval */
+  uint64_t update_us;  /* how often DAMON re-reads the process's mappings (a heap that grows) */
+  uint64_t min_regions, max_regions;
+} ta_os_damon_attrs_t;
+
+/* What the library asks for: DAMON's own defaults for sampling and aggregation (5 ms / 100 ms:
+ * the kdamond checks at most max_regions pages every 5 ms, whatever the process's size), the
+ * mappings re-read every second instead of every minute so fresh heap regions are watched
+ * soon, and at most 1000 regions (DAMON's default; each round reads them all back). */
+extern const ta_os_damon_attrs_t ta_os_damon_default_attrs;
+
+typedef struct {
+  uintptr_t start, end; /* [start, end) */
+  uint32_t nr_accesses; /* samples found accessed in the last aggregation interval */
+  uint32_t age;         /* aggregation intervals its access frequency has stayed alike */
+} ta_os_damon_region_t;
+
+typedef struct {
+  char root[256];     /* the admin directory */
+  int index;          /* the kdamond we configured, -1 when none */
+  bool created;       /* nr_kdamonds was 0 and we made it 1: stopping sets it back to 0 */
+  uint64_t aggr_ns;
+  uint64_t snap_ns, prev_snap_ns; /* when the last two snapshots were taken (start counts) */
+  unsigned nregions;
+  ta_os_damon_region_t regions[TA_OS_DAMON_CAPACITY];
+} ta_os_damon_t;
+
+/* Sets up and starts a kdamond watching `pid` (vaddr operations, one target, one `stat`
+ * scheme whose access pattern matches every region). Only a kdamond nobody else uses is
+ * touched: when nr_kdamonds is 0 it is made 1; otherwise an existing kdamond is reused only
+ * when it is a leftover of this code (off, vaddr, one target whose pid no longer exists, one
+ * stat scheme). Writing nr_kdamonds rebuilds every kdamond directory, wiping the settings of
+ * the others (and fails while any runs), so "one more kdamond beside someone else's" cannot be
+ * done safely. Returns 0, ENOENT (no DAMON sysfs), EBUSY (DAMON is in use by someone else),
+ * EACCES (not root) or the errno of the write that failed (the kdamond is then left off and,
+ * when we created it, removed). now_ns starts the first snapshot's window. */
+int ta_os_damon_start(ta_os_damon_t *d, const char *root, pid_t pid, const ta_os_damon_attrs_t *attrs,
+                      uint64_t now_ns);
+
+/* Asks the kdamond for a fresh snapshot (update_schemes_tried_regions: the write returns once
+ * DAMON has filled it, two to three aggregation intervals later) and reads it. now_ns: when. */
+int ta_os_damon_refresh(ta_os_damon_t *d, uint64_t now_ns);
+
+/* Reads the tried_regions directory as it is (the part of refresh after the request). */
+int ta_os_damon_read(ta_os_damon_t *d);
+
+/* 1 when the region holding addr was accessed since the previous snapshot, 0 when not, -1 when
+ * no region of the snapshot holds it. nr_accesses covers only the last aggregation interval;
+ * a region whose nr_accesses is 0 but whose age is younger than the time between the two
+ * snapshots changed its access frequency within that time, so it was accessed then. */
+int ta_os_damon_accessed(const ta_os_damon_t *d, uintptr_t addr);
+
+/* Turns the kdamond off and, when start created its directory, removes it (nr_kdamonds 0).
+ * The kernel also stops a kdamond by itself once its target process has exited. */
+void ta_os_damon_stop(ta_os_damon_t *d);
+
+#ifdef __cplusplus
+}
+#endif
+
+#endif

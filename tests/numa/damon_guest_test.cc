@@ -1,0 +1,211 @@
+// The hotness policy on the DAMON access signal, in the guest booted with Debian's 6.12 kernel
+// (tests/numa/run --kernel 6.12: CONFIG_DAMON_VADDR and CONFIG_DAMON_SYSFS; no idle page
+// tracking, and soft-dirty would not see this workload). Node 0: CPU 0 + DRAM, node 1: CPU 1
+// + DRAM, node 2: memory only, the far tier. tieralloc is this process's malloc; its
+// background thread does the work.
+//
+// The workload only READS its blocks: the hot ones must stay on (or come back to) DRAM and the
+// idle ones go to the far node, checked page by page with move_pages (libnuma's
+// numa_move_pages, a query with no targets), contents with checksums. Registered with
+// TIERALLOC_CONF=access_signal:damon and short ages; waits poll with deadlines (TCG runs code
+// 5-15x slower than hardware, and each round's DAMON snapshot takes ~0.5 s there).
+#include <gtest/gtest.h>
+#include <numa.h>
+#include <numaif.h>
+#include <sched.h>
+#include <tieralloc.h>
+#include <unistd.h>
+
+#include <chrono>
+#include <cstring>
+#include <fstream>
+#include <functional>
+#include <string>
+#include <thread>
+#include <vector>
+
+namespace {
+
+using Clock = std::chrono::steady_clock;
+const std::string kAdmin = "/sys/kernel/mm/damon/admin/kdamonds/";
+
+// The file's first line. DAMON's sysfs files answer EBUSY while the kdamond serves another
+// request (the allocator's snapshot): retried for up to 2 s.
+std::string slurp(const std::string &path) {
+  for (int i = 0; i < 200; i++) {
+    std::ifstream f(path);
+    std::string s;
+    if (std::getline(f, s)) return s;
+    if (access(path.c_str(), F_OK) != 0) break;
+    std::this_thread::sleep_for(std::chrono::milliseconds(10));
+  }
+  return "";
+}
+
+uint64_t stat(const char *name) {
+  uint64_t e = 1;
+  size_t len = sizeof(e);
+  tieralloc_ctl("epoch", &e, &len, &e, sizeof(e));
+  uint64_t v = 0;
+  len = sizeof(v);
+  EXPECT_EQ(tieralloc_ctl(name, &v, &len, nullptr, 0), 0) << name;
+  return v;
+}
+
+uint64_t checksum(const unsigned char *p, size_t n) {
+  uint64_t h = 1469598103934665603ull;
+  for (size_t i = 0; i < n; i++) h = (h ^ p[i]) * 1099511628211ull;
+  return h;
+}
+
+struct Block {
+  unsigned char *p = nullptr;
+  size_t len = 0;
+  uint64_t sum = 0;
+};
+
+Block make(size_t len, unsigned seed) {
+  Block b;
+  b.p = (unsigned char *)malloc(len);
+  b.len = len;
+  for (size_t i = 0; i < len; i++) b.p[i] = (unsigned char)(i * 131 + seed);
+  b.sum = checksum(b.p, len);
+  return b;
+}
+
+size_t pages_on(const Block &b, int node) {
+  size_t page = (size_t)sysconf(_SC_PAGESIZE), n = b.len / page, on = 0;
+  std::vector<void *> pages(n);
+  std::vector<int> status(n);
+  for (size_t i = 0; i < n; i++) pages[i] = b.p + i * page;
+  EXPECT_EQ(numa_move_pages(0, n, pages.data(), nullptr, status.data(), 0), 0);
+  for (size_t i = 0; i < n; i++) on += status[i] == node;
+  return on;
+}
+
+bool all_on(const Block &b, int node) { return pages_on(b, node) == b.len / (size_t)sysconf(_SC_PAGESIZE); }
+
+std::string where(const Block &b) {
+  return std::to_string(pages_on(b, 0)) + "/" + std::to_string(pages_on(b, 1)) + "/" + std::to_string(pages_on(b, 2)) +
+         " of " + std::to_string(b.len / (size_t)sysconf(_SC_PAGESIZE)) + " pages on nodes 0/1/2";
+}
+
+// Reads one byte of every page: nothing is written, so soft-dirty would see nothing.
+uint64_t read_through(const Block &b) {
+  size_t page = (size_t)sysconf(_SC_PAGESIZE);
+  uint64_t s = 0;
+  for (size_t i = 0; i < b.len; i += page) s += ((const volatile unsigned char *)b.p)[i];
+  return s;
+}
+
+volatile uint64_t sink;
+
+// Reads `hot` until `done` holds or `seconds` pass; true when `done` held.
+bool read_until(std::vector<const Block *> hot, const std::function<bool()> &done, double seconds) {
+  auto end = Clock::now() + std::chrono::duration<double>(seconds);
+  while (Clock::now() < end) {
+    for (const Block *b : hot) sink = sink + read_through(*b);
+    if (done()) return true;
+    std::this_thread::sleep_for(std::chrono::milliseconds(20));
+  }
+  return done();
+}
+
+// The kdamond tieralloc configured: the one whose target is this process.
+int our_kdamond() {
+  int n = atoi(slurp(kAdmin + "nr_kdamonds").c_str());
+  for (int k = 0; k < n; k++)
+    if (slurp(kAdmin + std::to_string(k) + "/contexts/0/targets/0/pid_target") == std::to_string(getpid())) return k;
+  return -1;
+}
+
+// DAMON's view of a block, from the last snapshot the allocator asked for: for failure messages.
+std::string damon_view(const Block &b) {
+  int k = our_kdamond();
+  if (k < 0) return "no kdamond";
+  std::string dir = kAdmin + std::to_string(k) + "/contexts/0/schemes/0/tried_regions/", out;
+  uintptr_t lo = (uintptr_t)b.p, hi = lo + b.len;
+  for (int i = 0;; i++) {
+    std::string r = dir + std::to_string(i) + "/", s = slurp(r + "start");
+    if (s.empty()) break;
+    uintptr_t start = std::stoull(s), end = std::stoull(slurp(r + "end"));
+    if (end <= lo || start >= hi) continue;
+    out += " [" + std::to_string(((intptr_t)start - (intptr_t)lo) >> 10) + "K+" + std::to_string((end - start) >> 10) +
+           "K nr=" + slurp(r + "nr_accesses") + " age=" + slurp(r + "age") + "]";
+  }
+  return "DAMON regions over the block:" + out;
+}
+
+class Damon : public testing::Test {
+ protected:
+  void SetUp() override {
+    if (access((kAdmin + "nr_kdamonds").c_str(), W_OK) != 0) {
+      fprintf(stderr,
+              "\n******************************************************************\n"
+              "SKIPPED: no writable DAMON sysfs (%snr_kdamonds): this kernel has no\n"
+              "CONFIG_DAMON_SYSFS or we are not root. Boot tests/numa/run --kernel 6.12.\n"
+              "******************************************************************\n",
+              kAdmin.c_str());
+      GTEST_SKIP() << "no DAMON";
+    }
+    cpu_set_t set;
+    CPU_ZERO(&set);
+    CPU_SET(0, &set);
+    ASSERT_EQ(sched_setaffinity(0, sizeof(set), &set), 0);
+    // NUMA balancing off: every move seen here is tieralloc's.
+    if (FILE *f = fopen("/proc/sys/kernel/numa_balancing", "w")) {
+      fputs("0", f);
+      fclose(f);
+    }
+  }
+};
+
+TEST_F(Damon, IsTheSignalInForceWithItsOwnKdamond) {
+  void *warm = malloc(1 << 20);  // starts the background thread
+  memset(warm, 1, 1 << 20);
+  ASSERT_TRUE(read_until({}, [] { return stat("stats.migrate_rounds") >= 2; }, 30));
+  EXPECT_EQ(stat("stats.access_signal"), 4u) << "4: DAMON";
+  int k = our_kdamond();
+  ASSERT_GE(k, 0) << "a kdamond targets this process";
+  std::string K = kAdmin + std::to_string(k) + "/";
+  EXPECT_EQ(slurp(K + "state"), "on");
+  EXPECT_EQ(slurp(K + "contexts/0/operations"), "vaddr");
+  EXPECT_EQ(slurp(K + "contexts/0/schemes/0/action"), "stat");
+  EXPECT_GT(stat("stats.sampled_pages"), 0u);
+  free(warm);
+}
+
+TEST_F(Damon, ReadOnlyHotSetStaysAndIdleSetIsDemotedThenTheySwap) {
+  const size_t len = 4 << 20;
+  std::vector<Block> b;
+  for (unsigned i = 0; i < 4; i++) b.push_back(make(len, i));
+  for (auto &x : b) ASSERT_EQ(pages_on(x, 2), 0u) << "placed on DRAM first: " << where(x);
+  uint64_t demoted0 = stat("stats.demoted"), promoted0 = stat("stats.promoted");
+  auto t0 = Clock::now();
+  // Phase 1: blocks 0 and 1 are read, 2 and 3 idle: 2 and 3 go to the far node, 0 and 1 stay.
+  auto cold23 = [&] { return all_on(b[2], 2) && all_on(b[3], 2); };
+  ASSERT_TRUE(read_until({&b[0], &b[1]}, cold23, 25))
+      << "block 2: " << where(b[2]) << "; " << damon_view(b[2]) << "\nblock 3: " << where(b[3]) << "; "
+      << damon_view(b[3]);
+  fprintf(stderr, "idle blocks demoted after %.1f s\n", std::chrono::duration<double>(Clock::now() - t0).count());
+  // Still read, for a few more rounds: a read-only hot set must not look idle.
+  read_until({&b[0], &b[1]}, [] { return false; }, 3);
+  EXPECT_EQ(pages_on(b[0], 2), 0u) << "the read hot set stays on DRAM: " << where(b[0]) << "; " << damon_view(b[0]);
+  EXPECT_EQ(pages_on(b[1], 2), 0u) << "the read hot set stays on DRAM: " << where(b[1]) << "; " << damon_view(b[1]);
+  for (auto &x : b) ASSERT_EQ(checksum(x.p, x.len), x.sum);
+  EXPECT_GE(stat("stats.demoted") - demoted0, 2 * len);
+
+  // Phase 2: the hot set changes to blocks 2 and 3, read only: they are promoted back to DRAM,
+  // and 0 and 1, now idle, are demoted.
+  t0 = Clock::now();
+  auto swapped = [&] { return pages_on(b[2], 2) == 0 && pages_on(b[3], 2) == 0 && all_on(b[0], 2) && all_on(b[1], 2); };
+  ASSERT_TRUE(read_until({&b[2], &b[3]}, swapped, 30))
+      << "block 0: " << where(b[0]) << "; block 1: " << where(b[1]) << "; block 2: " << where(b[2]) << "; "
+      << damon_view(b[2]) << "\nblock 3: " << where(b[3]) << "; " << damon_view(b[3]);
+  fprintf(stderr, "hot set swapped after %.1f s\n", std::chrono::duration<double>(Clock::now() - t0).count());
+  for (auto &x : b) ASSERT_EQ(checksum(x.p, x.len), x.sum);
+  EXPECT_GE(stat("stats.promoted") - promoted0, 2 * len);
+  for (auto &x : b) free(x.p);
+}
+
+}  // namespace

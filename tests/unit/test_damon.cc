@@ -1,0 +1,224 @@
+// The DAMON access signal's sysfs client against a fake DAMON admin tree of plain files in a
+// temporary directory: what start writes and refuses to touch, how a tried_regions snapshot is
+// parsed, and how a page's region answers. The kernel side (the kdamond creating directories,
+// filling tried_regions) is played by the test, in the layout 6.12 shows.
+#include <gtest/gtest.h>
+#include <signal.h>
+#include <sys/stat.h>
+#include <sys/wait.h>
+#include <unistd.h>
+
+#include <cstdio>
+#include <fstream>
+#include <sstream>
+#include <string>
+
+#include "os_linux_damon.h"
+
+namespace {
+
+class FakeDamon : public testing::Test {
+ protected:
+  std::string root;
+  ta_os_damon_t d{};
+
+  void SetUp() override {
+    char tmpl[] = "/tmp/ta-damon-XXXXXX";
+    ASSERT_NE(mkdtemp(tmpl), nullptr);
+    root = tmpl;
+    put("kdamonds/nr_kdamonds", "0");
+  }
+  void TearDown() override { ASSERT_EQ(system(("rm -rf " + root).c_str()), 0); }
+
+  void put(const std::string &rel, const std::string &v) {
+    std::string path = root + "/" + rel;
+    for (size_t i = root.size() + 1; (i = path.find('/', i)) != std::string::npos; i++)
+      mkdir(path.substr(0, i).c_str(), 0755);  // mkdir -p, without a shell per file
+    std::ofstream(path) << v << "\n";
+  }
+  std::string get(const std::string &rel) {
+    std::ifstream f(root + "/" + rel);
+    std::string s;
+    std::getline(f, s);
+    return s;
+  }
+  // The files a kdamond directory has before anyone configures it, as the kernel makes them.
+  void make_kdamond(int k, const char *state = "off") {
+    std::string K = "kdamonds/" + std::to_string(k) + "/";
+    put(K + "state", state);
+    put(K + "contexts/nr_contexts", "0");
+    std::string C = K + "contexts/0/";
+    put(C + "operations", "vaddr");
+    for (const char *f : {"intervals/sample_us", "intervals/aggr_us", "intervals/update_us", "nr_regions/min",
+                          "nr_regions/max"})
+      put(C + "monitoring_attrs/" + f, "0");
+    put(C + "targets/nr_targets", "0");
+    put(C + "targets/0/pid_target", "0");
+    put(C + "schemes/nr_schemes", "0");
+    put(C + "schemes/0/action", "pageout");
+    for (const char *r : {"sz", "nr_accesses", "age"})
+      for (const char *m : {"min", "max"}) put(C + "schemes/0/access_pattern/" + r + "/" + m, "0");
+    ASSERT_EQ(system(("mkdir -p " + root + "/" + C + "schemes/0/tried_regions").c_str()), 0);
+  }
+  std::string kd(int k, const std::string &rel) { return "kdamonds/" + std::to_string(k) + "/" + rel; }
+  std::string ctx(int k, const std::string &rel) { return kd(k, "contexts/0/" + rel); }
+  void region(int k, unsigned i, uint64_t start, uint64_t end, unsigned nr, unsigned age) {
+    std::string R = ctx(k, "schemes/0/tried_regions/" + std::to_string(i) + "/");
+    put(R + "start", std::to_string(start));
+    put(R + "end", std::to_string(end));
+    put(R + "nr_accesses", std::to_string(nr));
+    put(R + "age", std::to_string(age));
+  }
+  int start(uint64_t now = 0) { return ta_os_damon_start(&d, root.c_str(), 4242, &ta_os_damon_default_attrs, now); }
+};
+
+TEST_F(FakeDamon, StartAddsTheFirstKdamondAndConfiguresIt) {
+  make_kdamond(0);  // what writing nr_kdamonds 1 makes the kernel create
+  ASSERT_EQ(start(), 0);
+  EXPECT_EQ(get("kdamonds/nr_kdamonds"), "1");
+  EXPECT_EQ(d.index, 0);
+  EXPECT_TRUE(d.created);
+  EXPECT_EQ(get(kd(0, "state")), "on");
+  EXPECT_EQ(get(kd(0, "contexts/nr_contexts")), "1");
+  EXPECT_EQ(get(ctx(0, "operations")), "vaddr");
+  EXPECT_EQ(get(ctx(0, "monitoring_attrs/intervals/sample_us")), "5000");
+  EXPECT_EQ(get(ctx(0, "monitoring_attrs/intervals/aggr_us")), "100000");
+  EXPECT_EQ(get(ctx(0, "monitoring_attrs/intervals/update_us")), "1000000");
+  EXPECT_EQ(get(ctx(0, "monitoring_attrs/nr_regions/min")), "10");
+  EXPECT_EQ(get(ctx(0, "monitoring_attrs/nr_regions/max")), "1000");
+  EXPECT_EQ(get(ctx(0, "targets/nr_targets")), "1");
+  EXPECT_EQ(get(ctx(0, "targets/0/pid_target")), "4242");
+  EXPECT_EQ(get(ctx(0, "schemes/nr_schemes")), "1");
+  EXPECT_EQ(get(ctx(0, "schemes/0/action")), "stat");
+  // DAMON's default pattern (all 0) matches nothing: every maximum is raised.
+  EXPECT_EQ(get(ctx(0, "schemes/0/access_pattern/sz/max")), "18446744073709551615");
+  EXPECT_EQ(get(ctx(0, "schemes/0/access_pattern/nr_accesses/max")), "4294967295");
+  EXPECT_EQ(get(ctx(0, "schemes/0/access_pattern/age/max")), "4294967295");
+  EXPECT_EQ(get(ctx(0, "schemes/0/access_pattern/age/min")), "0");
+
+  ta_os_damon_stop(&d);
+  EXPECT_EQ(get(kd(0, "state")), "off");
+  EXPECT_EQ(get("kdamonds/nr_kdamonds"), "0") << "the directory it added is removed";
+  EXPECT_EQ(d.index, -1);
+}
+
+TEST_F(FakeDamon, NoDamonIsENOENT) {
+  ASSERT_EQ(system(("rm -rf " + root + "/kdamonds").c_str()), 0);
+  EXPECT_EQ(start(), ENOENT);
+  EXPECT_EQ(d.index, -1);
+}
+
+TEST_F(FakeDamon, SomeoneElsesKdamondIsNeverTouched) {
+  // Running, or off but configured for another purpose: writing nr_kdamonds would wipe it.
+  for (const char *state : {"on", "off"}) {
+    put("kdamonds/nr_kdamonds", "1");
+    make_kdamond(0, state);
+    put(ctx(0, "schemes/0/action"), "pageout");
+    put(kd(0, "contexts/nr_contexts"), "1");
+    EXPECT_EQ(start(), EBUSY) << state;
+    EXPECT_EQ(get("kdamonds/nr_kdamonds"), "1");
+    EXPECT_EQ(get(kd(0, "state")), state);
+    EXPECT_EQ(get(ctx(0, "schemes/0/action")), "pageout");
+  }
+}
+
+TEST_F(FakeDamon, ALeftoverOfADeadProcessIsReused) {
+  pid_t child = fork();
+  if (child == 0) _exit(0);
+  ASSERT_EQ(waitpid(child, nullptr, 0), child);  // a pid that no longer exists
+  put("kdamonds/nr_kdamonds", "2");
+  make_kdamond(0, "on");  // someone else's, running
+  make_kdamond(1, "off");
+  put(kd(1, "contexts/nr_contexts"), "1");
+  put(ctx(1, "targets/nr_targets"), "1");
+  put(ctx(1, "targets/0/pid_target"), std::to_string(child));
+  put(ctx(1, "schemes/nr_schemes"), "1");
+  put(ctx(1, "schemes/0/action"), "stat");
+  ASSERT_EQ(start(), 0);
+  EXPECT_EQ(d.index, 1);
+  EXPECT_FALSE(d.created) << "another kdamond exists: the directory stays";
+  EXPECT_EQ(get(ctx(1, "targets/0/pid_target")), "4242");
+  EXPECT_EQ(get(kd(1, "state")), "on");
+  EXPECT_EQ(get(kd(0, "state")), "on");
+  ta_os_damon_stop(&d);
+  EXPECT_EQ(get("kdamonds/nr_kdamonds"), "2");
+  EXPECT_EQ(get(kd(1, "state")), "off");
+
+  // The same shape for a process that is alive (this one) is not a leftover.
+  put(ctx(1, "targets/0/pid_target"), std::to_string(getpid()));
+  EXPECT_EQ(start(), EBUSY);
+}
+
+TEST_F(FakeDamon, SnapshotParsesAndAnswersPerRegion) {
+  make_kdamond(0);
+  ASSERT_EQ(start(1000), 0);
+  region(0, 0, 0x10000, 0x20000, 3, 0);     // accessed in the last aggregation interval
+  region(0, 1, 0x20000, 0x80000, 0, 50);    // idle for 50 intervals (5 s)
+  region(0, 2, 0x80000, 0x90000, 0, 2);     // idle for 0.2 s: it changed since the last round
+  region(0, 3, 0x100000, 0x200000, 1, 900); // a gap before it
+  uint64_t now = 1000 + 1000000000ull;      // one second after start
+  ASSERT_EQ(ta_os_damon_refresh(&d, now), 0);
+  EXPECT_EQ(get(kd(0, "state")), "update_schemes_tried_regions");
+  ASSERT_EQ(d.nregions, 4u);
+  EXPECT_EQ(d.regions[3].start, 0x100000u);
+  EXPECT_EQ(d.regions[3].age, 900u);
+  EXPECT_EQ(ta_os_damon_accessed(&d, 0x10000), 1);
+  EXPECT_EQ(ta_os_damon_accessed(&d, 0x1ffff), 1);
+  EXPECT_EQ(ta_os_damon_accessed(&d, 0x20000), 0) << "end is exclusive";
+  EXPECT_EQ(ta_os_damon_accessed(&d, 0x7ffff), 0);
+  EXPECT_EQ(ta_os_damon_accessed(&d, 0x85000), 1) << "young idle region: accessed within the window";
+  EXPECT_EQ(ta_os_damon_accessed(&d, 0x90000), -1) << "in no region";
+  EXPECT_EQ(ta_os_damon_accessed(&d, 0xfff), -1);
+  EXPECT_EQ(ta_os_damon_accessed(&d, 0x1fffff), 1);
+  EXPECT_EQ(ta_os_damon_accessed(&d, 0x200000), -1);
+
+  // A shorter window: the 0.2 s-old change is now older than the time between snapshots.
+  ASSERT_EQ(ta_os_damon_refresh(&d, now + 150000000ull), 0);
+  EXPECT_EQ(ta_os_damon_accessed(&d, 0x85000), 0);
+  ta_os_damon_stop(&d);
+}
+
+TEST_F(FakeDamon, ManyRegionsAndBrokenSnapshots) {
+  make_kdamond(0);
+  ASSERT_EQ(start(), 0);
+  for (unsigned i = 0; i < 300; i++) region(0, i, 0x1000000 + i * 0x2000ull, 0x1000000 + i * 0x2000ull + 0x1000, i % 2, 1000);
+  ASSERT_EQ(ta_os_damon_refresh(&d, 1), 0);
+  ASSERT_EQ(d.nregions, 300u);
+  for (unsigned i = 0; i < 300; i++) {
+    uintptr_t a = 0x1000000 + i * 0x2000ull;
+    EXPECT_EQ(ta_os_damon_accessed(&d, a + 0x800), (int)(i % 2)) << i;
+    EXPECT_EQ(ta_os_damon_accessed(&d, a + 0x1000), -1) << i;
+  }
+  // Overlapping regions are not DAMON's list: the snapshot is dropped, every page unknown.
+  region(0, 5, 0x1000000, 0x1001000, 1, 0);
+  EXPECT_EQ(ta_os_damon_refresh(&d, 2), EPROTO);
+  EXPECT_EQ(d.nregions, 0u);
+  EXPECT_EQ(ta_os_damon_accessed(&d, 0x1000800), -1);
+  // A region missing a file (the kernel rebuilding the directory under us) is an error too.
+  ASSERT_EQ(system(("rm -rf " + root + "/" + ctx(0, "schemes/0/tried_regions/*")).c_str()), 0);
+  region(0, 0, 0x1000, 0x2000, 1, 0);
+  ASSERT_EQ(unlink((root + "/" + ctx(0, "schemes/0/tried_regions/0/age")).c_str()), 0);
+  EXPECT_EQ(ta_os_damon_refresh(&d, 3), ENOENT);
+  // An empty snapshot (no region tried yet) is fine and answers nothing.
+  ASSERT_EQ(system(("rm -rf " + root + "/" + ctx(0, "schemes/0/tried_regions/*")).c_str()), 0);
+  EXPECT_EQ(ta_os_damon_refresh(&d, 4), 0);
+  EXPECT_EQ(d.nregions, 0u);
+  // Garbage in a number.
+  region(0, 0, 0x1000, 0x2000, 1, 0);
+  put(ctx(0, "schemes/0/tried_regions/0/nr_accesses"), "x");
+  EXPECT_EQ(ta_os_damon_refresh(&d, 5), EINVAL);
+  ta_os_damon_stop(&d);
+  EXPECT_EQ(ta_os_damon_refresh(&d, 6), ESRCH) << "stopped";
+}
+
+TEST_F(FakeDamon, AFailedSetupIsUndone) {
+  make_kdamond(0);
+  // The kernel refuses the target (e.g. no such pid): modelled by a directory where the file is.
+  ASSERT_EQ(unlink((root + "/" + ctx(0, "targets/0/pid_target")).c_str()), 0);
+  ASSERT_EQ(mkdir((root + "/" + ctx(0, "targets/0/pid_target")).c_str(), 0755), 0);
+  EXPECT_EQ(start(), EISDIR);
+  EXPECT_EQ(d.index, -1);
+  EXPECT_EQ(get("kdamonds/nr_kdamonds"), "0") << "the kdamond it added is removed again";
+}
+
+}  // namespace
