@@ -16,8 +16,8 @@
  * rebuilds every kdamond directory empty; update_schemes_tried_regions returns after ~0.5 s
  * under TCG; when the target process exits the kdamond turns itself off.
  *
- * Invariants: d->index >= 0 exactly while a kdamond is configured by us; d->regions[0 ..
- * nregions) are sorted by start and do not overlap (DAMON's region list is). */
+ * Invariants: d->index >= 0 exactly while a kdamond is configured by us; d->regions[d->cur]
+ * [0 .. nregions) are sorted by start and do not overlap (DAMON's region list is). */
 #define _GNU_SOURCE
 #include "os_linux_damon.h"
 
@@ -28,7 +28,7 @@
 #include <unistd.h>
 
 const ta_os_damon_attrs_t ta_os_damon_default_attrs = {
-    .sample_us = 5000, .aggr_us = 100000, .update_us = 1000000, .min_regions = 10, .max_regions = 1000};
+    .sample_us = 5000, .aggr_us = 100000, .update_us = 1000000, .min_regions = 100, .max_regions = 1000};
 
 /* --- paths and files, in fixed buffers -------------------------------------------------- */
 
@@ -194,7 +194,7 @@ int ta_os_damon_start(ta_os_damon_t *d, const char *root, pid_t pid, const ta_os
                       uint64_t now_ns) {
   d->index = -1;
   d->created = false;
-  d->nregions = 0;
+  d->nregions = d->spare_n = d->misses = d->cur = 0;
   size_t len = strlen(root);
   if (len >= sizeof(d->root)) return ENAMETOOLONG;
   memcpy(d->root, root, len + 1);
@@ -226,7 +226,9 @@ int ta_os_damon_start(ta_os_damon_t *d, const char *root, pid_t pid, const ta_os
 /* --- the snapshot ----------------------------------------------------------------------- */
 
 int ta_os_damon_read(ta_os_damon_t *d) {
-  d->nregions = 0;
+  ta_os_damon_region_t *out = d->regions[!d->cur];
+  unsigned n = 0;
+  d->spare_n = 0;
   if (d->index < 0) return ESRCH;
   path_t p = kpath(d, d->index, "contexts/0/schemes/0/tried_regions");
   if (p.overflow) return ENAMETOOLONG;
@@ -254,11 +256,11 @@ int ta_os_damon_read(ta_os_damon_t *d) {
       err = e;
       break;
     }
-    if (v[1] <= v[0] || (d->nregions && v[0] < d->regions[d->nregions - 1].end)) {
+    if (v[1] <= v[0] || (n && v[0] < out[n - 1].end)) {
       err = EPROTO; /* not the sorted, disjoint list DAMON keeps */
       break;
     }
-    d->regions[d->nregions++] = (ta_os_damon_region_t){
+    out[n++] = (ta_os_damon_region_t){
         .start = (uintptr_t)v[0],
         .end = (uintptr_t)v[1],
         .nr_accesses = v[2] > UINT32_MAX ? UINT32_MAX : (uint32_t)v[2],
@@ -266,19 +268,26 @@ int ta_os_damon_read(ta_os_damon_t *d) {
     };
   }
   close(dirfd);
-  if (err) d->nregions = 0;
+  d->spare_n = err ? 0 : n;
   return err;
 }
 
-int ta_os_damon_refresh(ta_os_damon_t *d, uint64_t now_ns) {
+int ta_os_damon_refresh(ta_os_damon_t *d, uint64_t now_ns, unsigned attempts) {
   if (d->index < 0) return ESRCH;
   path_t state = kpath(d, d->index, "state");
-  int err = write_str(&state, "update_schemes_tried_regions");
-  if (!err) err = ta_os_damon_read(d);
+  int err = ENODATA;
+  for (unsigned i = 0; i < attempts && err == ENODATA; i++) {
+    err = write_str(&state, "update_schemes_tried_regions");
+    if (!err) err = ta_os_damon_read(d);
+    if (!err && !d->spare_n) err = ENODATA;
+  }
   if (err) {
-    d->nregions = 0;
+    if (++d->misses >= TA_OS_DAMON_KEEP_ROUNDS) d->nregions = 0;
     return err;
   }
+  d->misses = 0;
+  d->cur = !d->cur;
+  d->nregions = d->spare_n;
   d->prev_snap_ns = d->snap_ns;
   d->snap_ns = now_ns;
   return 0;
@@ -288,11 +297,11 @@ int ta_os_damon_accessed(const ta_os_damon_t *d, uintptr_t addr) {
   unsigned lo = 0, hi = d->nregions;
   while (lo < hi) { /* the first region ending after addr */
     unsigned mid = lo + (hi - lo) / 2;
-    if (d->regions[mid].end <= addr) lo = mid + 1;
+    if (d->regions[d->cur][mid].end <= addr) lo = mid + 1;
     else hi = mid;
   }
-  if (lo == d->nregions || d->regions[lo].start > addr) return -1;
-  const ta_os_damon_region_t *r = &d->regions[lo];
+  const ta_os_damon_region_t *r = &d->regions[d->cur][lo];
+  if (lo == d->nregions || r->start > addr) return -1;
   if (r->nr_accesses) return 1;
   uint64_t window = d->snap_ns - d->prev_snap_ns;
   return (uint64_t)r->age * d->aggr_ns < window ? 1 : 0;

@@ -42,14 +42,20 @@ typedef struct {
   uint32_t age;         /* aggregation intervals its access frequency has stayed alike */
 } ta_os_damon_region_t;
 
+/* Consecutive failed or empty refreshes after which the previous snapshot is dropped. */
+#define TA_OS_DAMON_KEEP_ROUNDS 3
+
 typedef struct {
   char root[256];     /* the admin directory */
   int index;          /* the kdamond we configured, -1 when none */
   bool created;       /* nr_kdamonds was 0 and we made it 1: stopping sets it back to 0 */
   uint64_t aggr_ns;
   uint64_t snap_ns, prev_snap_ns; /* when the last two snapshots were taken (start counts) */
+  unsigned misses;    /* refreshes in a row that gave no snapshot */
+  unsigned cur;       /* regions[cur][0 .. nregions) is the snapshot in force */
   unsigned nregions;
-  ta_os_damon_region_t regions[TA_OS_DAMON_CAPACITY];
+  unsigned spare_n;   /* what the last read put in regions[!cur] */
+  ta_os_damon_region_t regions[2][TA_OS_DAMON_CAPACITY];
 } ta_os_damon_t;
 
 /* Sets up and starts a kdamond watching `pid` (vaddr operations, one target, one `stat`
@@ -65,10 +71,16 @@ int ta_os_damon_start(ta_os_damon_t *d, const char *root, pid_t pid, const ta_os
                       uint64_t now_ns);
 
 /* Asks the kdamond for a fresh snapshot (update_schemes_tried_regions: the write returns once
- * DAMON has filled it, two to three aggregation intervals later) and reads it. now_ns: when. */
-int ta_os_damon_refresh(ta_os_damon_t *d, uint64_t now_ns);
+ * DAMON has filled it, one to three aggregation intervals later) and reads it. now_ns: when.
+ * 6.12 now and then completes an update with no region at all (seen in about one round in
+ * seven in the guest, up to three in a row): an empty update is asked again, up to
+ * `attempts` times. When no snapshot comes (empty, or an error: its errno, ENODATA for
+ * empty), the previous one stays in force for up to TA_OS_DAMON_KEEP_ROUNDS refreshes — a
+ * round with no answer would count as an idle round — and is dropped after that. */
+int ta_os_damon_refresh(ta_os_damon_t *d, uint64_t now_ns, unsigned attempts);
 
-/* Reads the tried_regions directory as it is (the part of refresh after the request). */
+/* Reads the tried_regions directory as it is into the spare buffer (d->spare_n regions; the
+ * snapshot in force is untouched). */
 int ta_os_damon_read(ta_os_damon_t *d);
 
 /* 1 when the region holding addr was accessed since the previous snapshot, 0 when not, -1 when

@@ -13,6 +13,8 @@
 #include <numa.h>
 #include <numaif.h>
 #include <sched.h>
+#include <signal.h>
+#include <sys/wait.h>
 #include <tieralloc.h>
 #include <unistd.h>
 
@@ -136,8 +138,45 @@ std::string damon_view(const Block &b) {
   return "DAMON regions over the block:" + out;
 }
 
+// How many regions the last snapshot had, and the bytes they cover.
+std::string snapshot_size() {
+  int k = our_kdamond();
+  if (k < 0) return "no kdamond";
+  std::string dir = kAdmin + std::to_string(k) + "/contexts/0/schemes/0/tried_regions/";
+  int n = 0;
+  while (access((dir + std::to_string(n)).c_str(), F_OK) == 0) n++;
+  return "last snapshot: " + std::to_string(n) + " regions over " +
+         std::to_string(std::stoull("0" + slurp(dir + "total_bytes")) >> 20) + " MiB";
+}
+
+// DAMON clears a page's accessed bit without flushing the TLB (as idle page tracking does, and
+// as is fine on hardware, whose TLBs are small and shared with other processes): the bit is set
+// again at the next page walk. QEMU's TCG keeps a large software TLB that only a CR3 load
+// flushes, and an otherwise idle guest never loads one (idle runs lazy-TLB on our mm), so a
+// read-only hot set could go unseen for seconds. A ticker process on the same CPU, waking
+// every 2 ms, switches the mm as a busy host's other processes would.
+pid_t start_ticker(int cpu) {
+  pid_t pid = fork();
+  if (pid == 0) {
+    cpu_set_t set;
+    CPU_ZERO(&set);
+    CPU_SET(cpu, &set);
+    sched_setaffinity(0, sizeof(set), &set);
+    for (int i = 0; i < 60 * 500; i++) usleep(2000);  // a minute at most
+    _exit(0);
+  }
+  return pid;
+}
+
 class Damon : public testing::Test {
  protected:
+  pid_t ticker = -1;
+  void TearDown() override {
+    if (ticker > 0) {
+      kill(ticker, SIGKILL);
+      waitpid(ticker, nullptr, 0);
+    }
+  }
   void SetUp() override {
     if (access((kAdmin + "nr_kdamonds").c_str(), W_OK) != 0) {
       fprintf(stderr,
@@ -152,6 +191,8 @@ class Damon : public testing::Test {
     CPU_ZERO(&set);
     CPU_SET(0, &set);
     ASSERT_EQ(sched_setaffinity(0, sizeof(set), &set), 0);
+    ticker = start_ticker(0);
+    ASSERT_GT(ticker, 0);
     // NUMA balancing off: every move seen here is tieralloc's.
     if (FILE *f = fopen("/proc/sys/kernel/numa_balancing", "w")) {
       fputs("0", f);
@@ -188,8 +229,16 @@ TEST_F(Damon, ReadOnlyHotSetStaysAndIdleSetIsDemotedThenTheySwap) {
       << "block 2: " << where(b[2]) << "; " << damon_view(b[2]) << "\nblock 3: " << where(b[3]) << "; "
       << damon_view(b[3]);
   fprintf(stderr, "idle blocks demoted after %.1f s\n", std::chrono::duration<double>(Clock::now() - t0).count());
-  // Still read, for a few more rounds: a read-only hot set must not look idle.
+  // Still read, for a few more rounds: a read-only hot set must not look idle. The rounds'
+  // period (migrate_interval_ms is 200) shows what DAMON's snapshot costs here.
+  uint64_t rounds0 = stat("stats.migrate_rounds");
+  auto r0 = Clock::now();
   read_until({&b[0], &b[1]}, [] { return false; }, 3);
+  uint64_t rounds = stat("stats.migrate_rounds") - rounds0;
+  fprintf(stderr, "%llu rounds in %.1f s (%.0f ms a round); %s\n", (unsigned long long)rounds,
+          std::chrono::duration<double>(Clock::now() - r0).count(),
+          rounds ? 1000 * std::chrono::duration<double>(Clock::now() - r0).count() / (double)rounds : 0.0,
+          snapshot_size().c_str());
   EXPECT_EQ(pages_on(b[0], 2), 0u) << "the read hot set stays on DRAM: " << where(b[0]) << "; " << damon_view(b[0]);
   EXPECT_EQ(pages_on(b[1], 2), 0u) << "the read hot set stays on DRAM: " << where(b[1]) << "; " << damon_view(b[1]);
   for (auto &x : b) ASSERT_EQ(checksum(x.p, x.len), x.sum);

@@ -84,7 +84,7 @@ TEST_F(FakeDamon, StartAddsTheFirstKdamondAndConfiguresIt) {
   EXPECT_EQ(get(ctx(0, "monitoring_attrs/intervals/sample_us")), "5000");
   EXPECT_EQ(get(ctx(0, "monitoring_attrs/intervals/aggr_us")), "100000");
   EXPECT_EQ(get(ctx(0, "monitoring_attrs/intervals/update_us")), "1000000");
-  EXPECT_EQ(get(ctx(0, "monitoring_attrs/nr_regions/min")), "10");
+  EXPECT_EQ(get(ctx(0, "monitoring_attrs/nr_regions/min")), "100");
   EXPECT_EQ(get(ctx(0, "monitoring_attrs/nr_regions/max")), "1000");
   EXPECT_EQ(get(ctx(0, "targets/nr_targets")), "1");
   EXPECT_EQ(get(ctx(0, "targets/0/pid_target")), "4242");
@@ -157,11 +157,11 @@ TEST_F(FakeDamon, SnapshotParsesAndAnswersPerRegion) {
   region(0, 2, 0x80000, 0x90000, 0, 2);     // idle for 0.2 s: it changed since the last round
   region(0, 3, 0x100000, 0x200000, 1, 900); // a gap before it
   uint64_t now = 1000 + 1000000000ull;      // one second after start
-  ASSERT_EQ(ta_os_damon_refresh(&d, now), 0);
+  ASSERT_EQ(ta_os_damon_refresh(&d, now, 1), 0);
   EXPECT_EQ(get(kd(0, "state")), "update_schemes_tried_regions");
   ASSERT_EQ(d.nregions, 4u);
-  EXPECT_EQ(d.regions[3].start, 0x100000u);
-  EXPECT_EQ(d.regions[3].age, 900u);
+  EXPECT_EQ(d.regions[d.cur][3].start, 0x100000u);
+  EXPECT_EQ(d.regions[d.cur][3].age, 900u);
   EXPECT_EQ(ta_os_damon_accessed(&d, 0x10000), 1);
   EXPECT_EQ(ta_os_damon_accessed(&d, 0x1ffff), 1);
   EXPECT_EQ(ta_os_damon_accessed(&d, 0x20000), 0) << "end is exclusive";
@@ -173,7 +173,7 @@ TEST_F(FakeDamon, SnapshotParsesAndAnswersPerRegion) {
   EXPECT_EQ(ta_os_damon_accessed(&d, 0x200000), -1);
 
   // A shorter window: the 0.2 s-old change is now older than the time between snapshots.
-  ASSERT_EQ(ta_os_damon_refresh(&d, now + 150000000ull), 0);
+  ASSERT_EQ(ta_os_damon_refresh(&d, now + 150000000ull, 1), 0);
   EXPECT_EQ(ta_os_damon_accessed(&d, 0x85000), 0);
   ta_os_damon_stop(&d);
 }
@@ -182,33 +182,40 @@ TEST_F(FakeDamon, ManyRegionsAndBrokenSnapshots) {
   make_kdamond(0);
   ASSERT_EQ(start(), 0);
   for (unsigned i = 0; i < 300; i++) region(0, i, 0x1000000 + i * 0x2000ull, 0x1000000 + i * 0x2000ull + 0x1000, i % 2, 1000);
-  ASSERT_EQ(ta_os_damon_refresh(&d, 1), 0);
+  ASSERT_EQ(ta_os_damon_refresh(&d, 1, 1), 0);
   ASSERT_EQ(d.nregions, 300u);
   for (unsigned i = 0; i < 300; i++) {
     uintptr_t a = 0x1000000 + i * 0x2000ull;
     EXPECT_EQ(ta_os_damon_accessed(&d, a + 0x800), (int)(i % 2)) << i;
     EXPECT_EQ(ta_os_damon_accessed(&d, a + 0x1000), -1) << i;
   }
-  // Overlapping regions are not DAMON's list: the snapshot is dropped, every page unknown.
+  // Overlapping regions are not DAMON's list: not taken, the previous snapshot answers.
   region(0, 5, 0x1000000, 0x1001000, 1, 0);
-  EXPECT_EQ(ta_os_damon_refresh(&d, 2), EPROTO);
-  EXPECT_EQ(d.nregions, 0u);
-  EXPECT_EQ(ta_os_damon_accessed(&d, 0x1000800), -1);
+  EXPECT_EQ(ta_os_damon_refresh(&d, 2, 1), EPROTO);
+  EXPECT_EQ(d.nregions, 300u);
+  EXPECT_EQ(ta_os_damon_accessed(&d, 0x1000000 + 5 * 0x2000 + 0x800), 1);
   // A region missing a file (the kernel rebuilding the directory under us) is an error too.
   ASSERT_EQ(system(("rm -rf " + root + "/" + ctx(0, "schemes/0/tried_regions/*")).c_str()), 0);
   region(0, 0, 0x1000, 0x2000, 1, 0);
   ASSERT_EQ(unlink((root + "/" + ctx(0, "schemes/0/tried_regions/0/age")).c_str()), 0);
-  EXPECT_EQ(ta_os_damon_refresh(&d, 3), ENOENT);
-  // An empty snapshot (no region tried yet) is fine and answers nothing.
+  EXPECT_EQ(ta_os_damon_refresh(&d, 3, 1), ENOENT);
+  EXPECT_EQ(d.nregions, 300u) << "two misses: the previous snapshot still answers";
+  // An empty update (6.12 gives some) is asked again; the third miss in a row drops the
+  // snapshot, and every page is unknown until one comes.
   ASSERT_EQ(system(("rm -rf " + root + "/" + ctx(0, "schemes/0/tried_regions/*")).c_str()), 0);
-  EXPECT_EQ(ta_os_damon_refresh(&d, 4), 0);
+  EXPECT_EQ(ta_os_damon_refresh(&d, 4, 3), ENODATA);
   EXPECT_EQ(d.nregions, 0u);
+  EXPECT_EQ(ta_os_damon_accessed(&d, 0x1000800), -1);
   // Garbage in a number.
   region(0, 0, 0x1000, 0x2000, 1, 0);
   put(ctx(0, "schemes/0/tried_regions/0/nr_accesses"), "x");
-  EXPECT_EQ(ta_os_damon_refresh(&d, 5), EINVAL);
+  EXPECT_EQ(ta_os_damon_refresh(&d, 5, 1), EINVAL);
+  put(ctx(0, "schemes/0/tried_regions/0/nr_accesses"), "2");
+  EXPECT_EQ(ta_os_damon_refresh(&d, 6, 1), 0) << "and one good snapshot ends the misses";
+  EXPECT_EQ(d.misses, 0u);
+  EXPECT_EQ(ta_os_damon_accessed(&d, 0x1800), 1);
   ta_os_damon_stop(&d);
-  EXPECT_EQ(ta_os_damon_refresh(&d, 6), ESRCH) << "stopped";
+  EXPECT_EQ(ta_os_damon_refresh(&d, 7, 1), ESRCH) << "stopped";
 }
 
 TEST_F(FakeDamon, AFailedSetupIsUndone) {
