@@ -3,6 +3,8 @@
 
 #include <errno.h>
 
+#include "conf.h"
+
 ta_arena_t *ta_arenas[TA_MAX_ARENAS];
 unsigned ta_narenas;
 ta_node_heap_t *ta_node_heaps[TA_TOPO_MAX_NODE_ID];
@@ -33,6 +35,7 @@ static ta_node_heap_t *heap_new(unsigned node, unsigned narenas, ta_place_mode_t
     if (!a) return NULL;
     for (unsigned c = 0; c < TA_NCLASSES; c++) ta_bin_init(&a->bins[c]);
     a->hpa = &h->hpa;
+    ta_slab_cache_init(&a->slab_cache, (size_t)ta_conf.slab_cache_kb << 10);
     a->index = ta_narenas;
     a->node = node;
     ta_arenas[ta_narenas++] = a;
@@ -272,9 +275,11 @@ bool ta_arena_resize_large(ta_extent_t *ext, size_t size) {
 size_t ta_arena_purge_step(uint64_t now, uint64_t older_than, size_t budget, bool force) {
   size_t purged = 0;
   for (unsigned k = 0; k < ta_node_heap_count; k++) ta_arena_drain_remote(heap_nodes[k]);
-  for (unsigned i = 0; i < ta_narenas; i++)
+  for (unsigned i = 0; i < ta_narenas; i++) {
     for (unsigned c = 0; c < TA_NCLASSES; c++)
       ta_bin_trim(&ta_arenas[i]->bins[c], ta_arenas[i]->hpa, older_than);
+    ta_slab_cache_trim(&ta_arenas[i]->slab_cache, ta_arenas[i]->hpa, older_than, force);
+  }
   for (unsigned k = 0; k < ta_node_heap_count; k++)
     purged += ta_hpa_purge_step(&ta_node_heaps[heap_nodes[k]]->hpa, now, budget, force);
   return purged;
@@ -309,16 +314,19 @@ void ta_arena_hpa_stats(ta_hpa_stats_t *out) {
   }
 }
 
-/* Fork: every bin (rank BIN), then every hpa (rank HPA), in a fixed order. */
+/* Fork: every bin (rank BIN), every slab cache (SLAB_CACHE), then every hpa (HPA), in a fixed
+ * order. */
 void ta_arena_prefork(void) {
   for (unsigned i = 0; i < ta_narenas; i++)
     for (unsigned c = 0; c < TA_NCLASSES; c++) ta_mutex_lock(&ta_arenas[i]->bins[c].lock);
+  for (unsigned i = 0; i < ta_narenas; i++) ta_mutex_lock(&ta_arenas[i]->slab_cache.lock);
   for (unsigned k = 0; k < ta_node_heap_count; k++) ta_hpa_prefork(&ta_node_heaps[heap_nodes[k]]->hpa);
 }
 
 void ta_arena_postfork_parent(void) {
   for (unsigned k = 0; k < ta_node_heap_count; k++)
     ta_hpa_postfork_parent(&ta_node_heaps[heap_nodes[k]]->hpa);
+  for (unsigned i = 0; i < ta_narenas; i++) ta_mutex_unlock(&ta_arenas[i]->slab_cache.lock);
   for (unsigned i = 0; i < ta_narenas; i++)
     for (unsigned c = 0; c < TA_NCLASSES; c++) ta_mutex_unlock(&ta_arenas[i]->bins[c].lock);
 }
@@ -326,6 +334,7 @@ void ta_arena_postfork_parent(void) {
 void ta_arena_postfork_child(void) {
   for (unsigned k = 0; k < ta_node_heap_count; k++)
     ta_hpa_postfork_child(&ta_node_heaps[heap_nodes[k]]->hpa);
+  for (unsigned i = 0; i < ta_narenas; i++) ta_mutex_postfork_child(&ta_arenas[i]->slab_cache.lock);
   for (unsigned i = 0; i < ta_narenas; i++)
     for (unsigned c = 0; c < TA_NCLASSES; c++) ta_mutex_postfork_child(&ta_arenas[i]->bins[c].lock);
 }

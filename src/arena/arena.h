@@ -16,6 +16,7 @@
 #include "remote.h"
 #include "size_class.h"
 #include "slab.h"
+#include "slab_cache.h"
 #include "tiers.h"
 
 TA_EXTERN_C_BEGIN
@@ -27,6 +28,7 @@ typedef struct ta_arena {
   ta_hpa_t *hpa;
   unsigned index;
   unsigned node;
+  ta_slab_cache_t slab_cache; /* emptied slabs of this arena's bins, for reuse */
 } ta_arena_t;
 
 typedef struct ta_node_heap {

@@ -1,9 +1,10 @@
 /* lock.h: the allocator's mutex and the one declaration of the lock order.
  *
  * Lock order (a thread may take a lock only while holding locks of lower rank):
- *   init < bin < hpa < meta < tcache_list.
- * A bin lock is held while its slab is taken from the hugepage allocator; the hugepage allocator
- * takes metadata while holding its lock; nothing takes a bin while holding hpa or meta.
+ *   init < bin < slab_cache < hpa < meta < tcache_list.
+ * A bin lock is held while its slab is taken from the arena's slab cache or the hugepage
+ * allocator; the slab cache returns slabs to the hugepage allocator under its own lock; the
+ * hugepage allocator takes metadata while holding its lock; nothing takes a bin while holding hpa or meta.
  * With TIERALLOC_DEBUG-style checks on (ta_lock_check_order), a thread records the highest rank it
  * holds and a violation aborts with a message naming both ranks. */
 #ifndef TA_LOCK_H
@@ -19,9 +20,10 @@ TA_EXTERN_C_BEGIN
 typedef enum {
   TA_LOCK_RANK_INIT = 1,
   TA_LOCK_RANK_BIN = 2,
-  TA_LOCK_RANK_HPA = 3,
-  TA_LOCK_RANK_META = 4,
-  TA_LOCK_RANK_TCACHE_LIST = 5,
+  TA_LOCK_RANK_SLAB_CACHE = 3,
+  TA_LOCK_RANK_HPA = 4,
+  TA_LOCK_RANK_META = 5,
+  TA_LOCK_RANK_TCACHE_LIST = 6,
 } ta_lock_rank_t;
 
 typedef struct {
