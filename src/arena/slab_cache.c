@@ -8,12 +8,19 @@
 /* Entries looked at, newest first, for a slab of the right page count: a batch that empties
  * slabs of one class finds them at the front; an old odd one is left for the trim. */
 #define TAKE_SCAN 8
+/* Every WINDOW takes the cache judges itself: where fewer than half found a slab (slabs empty
+ * out in one shape and are wanted in another, as when objects grow through the classes), it
+ * keeps only 1/COLD_SHARE of its bound, enough to notice when reuse comes back. */
+#define WINDOW 64
+#define COLD_SHARE 8
 
 void ta_slab_cache_init(ta_slab_cache_t *cache, size_t max_bytes) {
   ta_mutex_init(&cache->lock, TA_LOCK_RANK_SLAB_CACHE);
   ta_list_init(&cache->slabs);
   ta_atomic_store(&cache->bytes, 0, ta_mo_relaxed);
   cache->max_bytes = max_bytes;
+  cache->limit = max_bytes;
+  cache->window_hits = cache->window_takes = 0;
   cache->hits = cache->misses = cache->returned = 0;
 }
 
@@ -46,7 +53,7 @@ void ta_slab_cache_put(ta_slab_cache_t *cache, ta_hpa_t *hpa, ta_extent_t *slab)
   ta_mutex_lock(&cache->lock);
   ta_list_push_front(&cache->slabs, &slab->link);
   add_bytes(cache, bytes, 0);
-  while (held(cache) > cache->max_bytes)
+  while (held(cache) > cache->limit)
     give_back(cache, hpa, ta_list_entry(cache->slabs.prev, ta_extent_t, link));
   ta_mutex_unlock(&cache->lock);
 }
@@ -70,6 +77,7 @@ ta_extent_t *ta_slab_cache_take(ta_slab_cache_t *cache, ta_hpa_t *hpa, unsigned 
     ta_list_remove(&found->link);
     add_bytes(cache, 0, slab_bytes(found));
     cache->hits++;
+    cache->window_hits++;
   } else {
     /* Demand moved to slabs of another shape (objects growing through the classes, as by
      * realloc): the oldest entries go back now, at least as many pages as the caller is about to
@@ -81,6 +89,12 @@ ta_extent_t *ta_slab_cache_take(ta_slab_cache_t *cache, ta_hpa_t *hpa, unsigned 
       freed += slab_bytes(oldest);
       give_back(cache, hpa, oldest);
     }
+  }
+  if (++cache->window_takes == WINDOW) {
+    cache->limit = cache->window_hits * 2 >= WINDOW ? cache->max_bytes : cache->max_bytes / COLD_SHARE;
+    cache->window_hits = cache->window_takes = 0;
+    while (held(cache) > cache->limit)
+      give_back(cache, hpa, ta_list_entry(cache->slabs.prev, ta_extent_t, link));
   }
   ta_mutex_unlock(&cache->lock);
   if (!found) return NULL;
@@ -121,7 +135,7 @@ void ta_slab_cache_check(ta_slab_cache_t *cache) {
     newer = slab->usable;
     bytes += slab_bytes(slab);
   }
-  if (bytes != held(cache) || bytes > cache->max_bytes)
+  if (bytes != held(cache) || bytes > cache->limit || cache->limit > cache->max_bytes)
     ta_log_fatal("slab cache: holds %zu bytes, counted %zu, bound %zu", bytes, held(cache),
                  cache->max_bytes);
   ta_mutex_unlock(&cache->lock);

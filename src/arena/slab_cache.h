@@ -12,8 +12,10 @@
  * Cached pages stay resident, as dirty pages in the hugepage allocator would until decay purges
  * them; the cache returns its slabs to the hugepage allocator once they have sat unused since
  * before the trim time (a quarter of dirty_decay_ms, as a bin's spare slab), and the oldest
- * first whenever it is over its bound. Lock order: a bin lock may be held when the cache's lock
- * is taken; the cache takes the hugepage allocator's lock under its own (bin < slab_cache < hpa). */
+ * first whenever it is over its bound. Where takes mostly miss (slabs empty out in one shape and
+ * are wanted in another) it shrinks to an eighth of its bound until reuse comes back, so a cache
+ * that does not pay holds little. Lock order: a bin lock may be held when the cache's lock is
+ * taken; the cache takes the hugepage allocator's lock under its own (bin < slab_cache < hpa). */
 #ifndef TA_SLAB_CACHE_H
 #define TA_SLAB_CACHE_H
 
@@ -26,6 +28,8 @@ typedef struct ta_slab_cache {
   ta_list_t slabs;     /* empty slabs, the most recently emptied first */
   ta_atomic(size_t) bytes; /* pages held, in bytes; written under the lock, peeked without */
   size_t max_bytes;    /* 0: the cache is off, slabs go straight back */
+  size_t limit;        /* max_bytes, or a fraction of it while takes mostly miss */
+  uint32_t window_hits, window_takes;
   uint64_t hits, misses, returned; /* takes served, takes not served, slabs given back */
 } ta_slab_cache_t;
 

@@ -159,6 +159,32 @@ TEST(SlabCache, ASlabIsRecastForAnotherClassOfTheSameShape) {
   ta_slab_cache_check(&a->slab_cache);
 }
 
+TEST(SlabCache, ShrinksWhileTakesMostlyMissAndGrowsBackOnReuse) {
+  ta_arena_t *a = ta_arenas[1];
+  empty_cache(a);
+  ta_slab_cache_t *c = &a->slab_cache;
+  unsigned big = class_of(32768), other = class_of(6000);
+  // Slabs empty out as `big` and are wanted as `other`: every take misses.
+  for (int round = 0; round < 80 && c->limit == c->max_bytes; round++) {
+    // Beyond each bin's spare, three slabs of one shape go into the cache and three of the
+    // other shape are asked for, which find none: each miss returns an old slab instead.
+    auto objs = fill(a, big, 4 * ta_class_info[big].nobjs);
+    drop(big, objs);
+    auto others = fill(a, other, 4 * ta_class_info[other].nobjs);
+    drop(other, others);
+  }
+  EXPECT_LT(c->limit, c->max_bytes) << "a cache that is not reused shrinks";
+  EXPECT_LE(cached(a), c->limit);
+  ta_slab_cache_check(c);
+  // A batch pattern of one class hits again and the bound comes back.
+  for (int round = 0; round < 200 && c->limit < c->max_bytes; round++) {
+    auto objs = fill(a, big, 8);
+    drop(big, objs);
+  }
+  EXPECT_EQ(c->limit, c->max_bytes);
+  ta_slab_cache_check(c);
+}
+
 TEST(SlabCache, ZeroBytesKeepsNothing) {
   ta_slab_cache_t off;
   ta_slab_cache_init(&off, 0);
