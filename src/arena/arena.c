@@ -10,6 +10,7 @@ unsigned ta_narenas;
 ta_node_heap_t *ta_node_heaps[TA_TOPO_MAX_NODE_ID];
 unsigned ta_node_heap_count;
 ta_atomic(uint64_t) ta_placement_fallbacks;
+ta_atomic(uint64_t) ta_arena_clock;
 static unsigned heap_nodes[TA_TOPO_MAX_NODES]; /* kernel numbers of the nodes with a heap */
 static uint16_t cpu_home[TA_TOPO_MAX_CPUS];     /* CPU -> node of its heap */
 static const ta_topo_t *boot_topo;                /* the snapshot the heaps were built from */
@@ -49,6 +50,7 @@ static ta_node_heap_t *heap_new(unsigned node, unsigned narenas, ta_place_mode_t
 int ta_arena_boot(const ta_topo_t *topo, unsigned per_node, ta_place_mode_t place,
                   uint64_t decay_ns, unsigned break_pct) {
   ta_size_class_init();
+  ta_atomic_store(&ta_arena_clock, ta_os_now_ns(), ta_mo_relaxed);
   unsigned ncpu_nodes = 0;
   for (unsigned i = 0; i < topo->ninitiators; i++)
     if (topo->initiator[i].home != TA_TOPO_NONE) ncpu_nodes++;
@@ -274,6 +276,7 @@ bool ta_arena_resize_large(ta_extent_t *ext, size_t size) {
 
 size_t ta_arena_purge_step(uint64_t now, uint64_t older_than, size_t budget, bool force) {
   size_t purged = 0;
+  if (now > ta_atomic_load(&ta_arena_clock, ta_mo_relaxed)) ta_atomic_store(&ta_arena_clock, now, ta_mo_relaxed);
   for (unsigned k = 0; k < ta_node_heap_count; k++) ta_arena_drain_remote(heap_nodes[k]);
   for (unsigned i = 0; i < ta_narenas; i++) {
     for (unsigned c = 0; c < TA_NCLASSES; c++)

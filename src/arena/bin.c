@@ -55,7 +55,7 @@ void ta_bin_put_locked(ta_bin_t *bin, ta_hpa_t *hpa, ta_extent_t *slab, void *p)
     if (slab->nobjs > 1) ta_list_remove(&slab->link);
     if (!bin->spare) {
       bin->spare = slab;
-      bin->spare_since = ta_os_now_ns();
+      bin->spare_since = ta_atomic_load(&ta_arena_clock, ta_mo_relaxed);
     } else {
       ta_slab_cache_put(&ta_arenas[slab->arena]->slab_cache, hpa, slab);
       bin->stats.nslabs--;

@@ -1,9 +1,11 @@
 /* slab_cache.c: an arena's cache of emptied slabs (see slab_cache.h).
  *
  * A cached slab keeps its extent record and pagemap entries; `usable` (unused by slabs) holds
- * when it was emptied. Its `size_class` and `nobjs` change only when it is taken again, while no
+ * when it was emptied, by the arenas' coarse clock. Its `size_class` and `nobjs` change only when it is taken again, while no
  * object of it is live. */
 #include "slab_cache.h"
+
+#include "arena.h"
 
 /* Entries looked at, newest first, for a slab of the right page count: a batch that empties
  * slabs of one class finds them at the front; an old odd one is left for the trim. */
@@ -49,7 +51,7 @@ void ta_slab_cache_put(ta_slab_cache_t *cache, ta_hpa_t *hpa, ta_extent_t *slab)
     ta_slab_delete(hpa, slab);
     return;
   }
-  slab->usable = ta_os_now_ns();
+  slab->usable = ta_atomic_load(&ta_arena_clock, ta_mo_relaxed);
   ta_mutex_lock(&cache->lock);
   ta_list_push_front(&cache->slabs, &slab->link);
   add_bytes(cache, bytes, 0);
