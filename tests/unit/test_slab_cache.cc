@@ -35,6 +35,14 @@ size_t cached(ta_arena_t *a) { return ta_atomic_load(&a->slab_cache.bytes, ta_mo
 // The first class of at least `size` bytes.
 unsigned class_of(size_t size) { return ta_size_class_of(size); }
 
+// A class whose slabs have another page count than `cls`'s (the geometry depends on the page
+// size: 4, 16 or 64 KiB).
+unsigned other_shape(unsigned cls) {
+  for (unsigned c = class_of(4096); c < TA_NCLASSES; c++)
+    if (ta_class_info[c].slab_pages != ta_class_info[cls].slab_pages) return c;
+  return TA_NCLASSES;
+}
+
 std::vector<void *> fill(ta_arena_t *a, unsigned cls, size_t n) {
   std::vector<void *> objs(n);
   unsigned got = 0;
@@ -114,8 +122,8 @@ TEST(SlabCache, TrimReturnsOnlySlabsOlderThanTheCutOff) {
 TEST(SlabCache, AMissDrainsTheCacheIntoThePageAllocator) {
   ta_arena_t *a = ta_arenas[1];
   empty_cache(a);
-  unsigned big = class_of(32768), other = class_of(6000);
-  ASSERT_NE(ta_class_info[big].slab_pages, ta_class_info[other].slab_pages);
+  unsigned big = class_of(32768), other = other_shape(big);
+  ASSERT_LT(other, (unsigned)TA_NCLASSES);
   auto objs = fill(a, big, 24);
   drop(big, objs);
   size_t before = cached(a);
@@ -163,7 +171,8 @@ TEST(SlabCache, ShrinksWhileTakesMostlyMissAndGrowsBackOnReuse) {
   ta_arena_t *a = ta_arenas[1];
   empty_cache(a);
   ta_slab_cache_t *c = &a->slab_cache;
-  unsigned big = class_of(32768), other = class_of(6000);
+  unsigned big = class_of(32768), other = other_shape(big);
+  ASSERT_LT(other, (unsigned)TA_NCLASSES);
   // Slabs empty out as `big` and are wanted as `other`: every take misses.
   for (int round = 0; round < 80 && c->limit == c->max_bytes; round++) {
     // Beyond each bin's spare, three slabs of one shape go into the cache and three of the
