@@ -1,7 +1,8 @@
 /* tier_move.c: where pages really are, and moving them. Both use move_pages(2): with no target
  * nodes it reports each page's node (ground truth, not the allocator's belief), with targets it
  * migrates. Work goes in batches of TA_TIER_BATCH pages, paced to migrate_mb_s so a migration
- * cannot flood the memory bus; pages not faulted in yet (-ENOENT) are reported, not errors. */
+ * cannot flood the memory bus; pages not faulted in yet (-ENOENT, or -EFAULT as Linux 6.1
+ * answers for untouched anonymous memory) are reported, not errors. */
 #include <errno.h>
 #include <sched.h>
 #include <stdio.h>
@@ -106,7 +107,8 @@ int ta_tier_move(void *addr, size_t len, int node, uint64_t mb_s, ta_tier_move_r
       out->pages++;
       if (status[i] == node) {
         out->moved++;
-      } else if (status[i] == -ENOENT) {
+      } else if (status[i] == -ENOENT || status[i] == -EFAULT) {
+        /* Not faulted in: -ENOENT per the manual, -EFAULT from 6.1 for anonymous memory. */
         out->absent++;
       } else {
         out->failed++;

@@ -71,15 +71,24 @@ static void policy_init(void) {
   ta_large_policy.threshold_bytes = ta_conf.tier_threshold_kb << 10;
   ta_large_policy.ratio_pct = (unsigned)ta_conf.tier_ratio_pct;
   const char *memkind = getenv("MEMKIND_MEM_TIERS");
-  if (!memkind || ta_conf_was_set("tier_policy")) return;
-  const char *why;
-  ta_tier_policy_t p = ta_large_policy;
-  if (ta_tier_policy_from_memkind(memkind, &p, &why) == 0) {
-    ta_large_policy = p;
-  } else {
-    ta_log("MEMKIND_MEM_TIERS='%s': %s; using tier_policy local", memkind, why);
-    ta_large_policy.kind = TA_TIER_LOCAL;
+  if (memkind && !ta_conf_was_set("tier_policy")) {
+    const char *why;
+    ta_tier_policy_t p = ta_large_policy;
+    if (ta_tier_policy_from_memkind(memkind, &p, &why) == 0) {
+      ta_large_policy = p;
+    } else {
+      ta_log("MEMKIND_MEM_TIERS='%s': %s; using tier_policy local", memkind, why);
+      ta_large_policy.kind = TA_TIER_LOCAL;
+    }
+  } else if (!ta_conf_was_set("tier_policy")) {
+    /* hotness is the default only where there is a far tier to demote to. */
+    for (unsigned k = 0; k < ta_node_heap_count; k++)
+      if (ta_node_heaps[ta_arena_heap_node(k)]->cpuless) {
+        ta_large_policy.kind = TA_TIER_HOTNESS;
+        ta_conf.tier_policy = TA_TIER_POLICY_HOTNESS; /* what opt.tier_policy reports */
+      }
   }
+  if (ta_large_policy.kind == TA_TIER_HOTNESS) ta_migrate_init();
 }
 
 static int start_up(void) {

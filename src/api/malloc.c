@@ -74,9 +74,17 @@ static void *class_slow(unsigned cls) {
   return p;
 }
 
-/* Plain large blocks follow the tier policy (threshold, ratio) where a far tier exists. */
+/* Plain large blocks follow the tier policy (threshold, ratio, interleave) where a far tier
+ * exists. */
 static ta_arena_t *large_arena(size_t size) {
-  if (ta_likely(ta_large_policy.kind == TA_TIER_LOCAL) || ta_thread_tier > 0) return thread_arena();
+  /* hotness places every block locally and moves it later (src/bg/migrate.c). */
+  if (ta_likely(ta_large_policy.kind == TA_TIER_LOCAL || ta_large_policy.kind == TA_TIER_HOTNESS) ||
+      ta_thread_tier > 0)
+    return thread_arena();
+  if (ta_large_policy.kind == TA_TIER_INTERLEAVE) {
+    ta_arena_t *spread = ta_arena_interleave(thread_arena()->node);
+    return spread ? spread : thread_arena();
+  }
   int far = ta_arena_far_node(ta_os_current_cpu());
   if (far < 0) return thread_arena();
   uint64_t far_bytes, local_bytes;
@@ -86,6 +94,8 @@ static ta_arena_t *large_arena(size_t size) {
 }
 
 static void *large_alloc(size_t size, size_t align, bool zero) {
+  /* The hotness policy works from the background thread: start it with the first block. */
+  if (ta_unlikely(ta_large_tracking) && !ta_background_is_running()) ta_background_start();
   void *p = ta_arena_alloc_large(large_arena(size), size, align, zero);
   if (!p) errno = ENOMEM;
   else if (ta_unlikely(ta_conf.debug) && !zero) memset(p, JUNK_ALLOC, size);

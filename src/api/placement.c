@@ -35,8 +35,15 @@ static void *alloc_on(unsigned node, size_t align, size_t size, unsigned flags) 
       return p;
     }
   }
+  if (ta_unlikely(ta_large_tracking) && !ta_background_is_running()) ta_background_start();
   p = ta_arena_alloc_large(arena, size, align, zero);
   if (!p) errno = ENOMEM;
+  /* The hint steers the hotness policy for the block's life (tier_hotness.c); a block put on
+   * a tier or node by name stays there. */
+  else
+    ta_large_set_hint(arena->hpa, ta_pagemap_lookup(p),
+                      (flags & TIERALLOC_HOT) ? TA_HOTNESS_HINT_HOT
+                      : (flags & TIERALLOC_COLD) ? TA_HOTNESS_HINT_COLD : TA_HOTNESS_HINT_PLACED);
   return p;
 }
 
@@ -150,6 +157,10 @@ TA_EXPORT int tieralloc_migrate(void *p, size_t len, unsigned tier, tieralloc_mi
   }
   int node = ta_arena_tier_node(ta_os_current_cpu(), tier);
   if (node < 0) return ENOENT;
+  /* A block the program moves itself is left where it put it by the hotness policy. */
+  ta_extent_t *whole = ta_pagemap_lookup(start);
+  if (whole && whole->kind == TA_EXTENT_LARGE && whole->addr == start && len >= whole->usable)
+    ta_large_set_hint(&ta_node_heaps[whole->node]->hpa, whole, TA_HOTNESS_HINT_PLACED);
   ta_tier_move_result_t r;
   int err = ta_tier_move(start, len, node, ta_conf.migrate_mb_s, &r);
   if (res) {

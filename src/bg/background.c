@@ -1,6 +1,7 @@
 /* background.c: the background thread. On a multi-node machine it first refines the topology
- * with hwloc; then it sleeps until the next purge (or stats_live publication) is due, at most a
- * second so spare slabs are trimmed too, does it, and repeats; it holds no lock while asleep.
+ * with hwloc; then it sleeps until the next purge, hotness round (migrate.c) or stats_live
+ * publication is due, at most a second so spare slabs are trimmed too, does it, and repeats;
+ * it holds no lock while asleep. Migration runs only here, never on an allocating thread.
  * It starts on the first free that returns pages, or at start-up only when stats_live asks for
  * it: short-lived processes (every shell command under LD_PRELOAD) never pay for it. */
 #define _GNU_SOURCE
@@ -62,6 +63,9 @@ static void *loop(void *arg) {
   for (;;) {
     uint64_t now = ta_os_now_ns();
     ta_purge_step(now, 0, false);
+    /* A round moves at most what migrate_mb_s allows in one interval (MB/s * ms = 1000 B). */
+    ta_migrate_step(now, ta_conf.migrate_mb_s * ta_conf.migrate_interval_ms * 1000);
+    now = ta_os_now_ns();
     if (live_ns && now >= next_live) {
       int err = ta_stats_publish();
       if (err && !live_failed) ta_log("stats_live: cannot write the snapshot in /dev/shm (error %d)", err);
@@ -70,6 +74,7 @@ static void *loop(void *arg) {
     }
     uint64_t due = ta_arena_next_due();
     if (live_ns && next_live < due) due = next_live;
+    if (ta_migrate_next_due() < due) due = ta_migrate_next_due();
     uint64_t wake = now + MAX_SLEEP_NS;
     if (due < wake) wake = due > now ? due : now + 1000000ull;
     uint64_t ns = wake - now;
@@ -119,6 +124,7 @@ void ta_background_after_free(void) {
 bool ta_background_is_running(void) { return ta_atomic_load(&state, ta_mo_relaxed) == BG_RUNNING; }
 
 void ta_background_postfork_child(void) {
+  ta_migrate_postfork_child();
   ta_atomic_store(&state, BG_OFF, ta_mo_relaxed);
   ta_atomic_store(&next_inline_ns, 0, ta_mo_relaxed);
 }

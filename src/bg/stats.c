@@ -11,6 +11,7 @@
 #include <string.h>
 #include <unistd.h>
 
+#include "background.h"
 #include "conf.h"
 
 static int node_tier(const ta_topo_t *t, unsigned os_node) {
@@ -82,6 +83,15 @@ void ta_stats_collect(ta_stats_t *s) {
   s->heap.migrated_bytes = ta_atomic_load(&ta_tier_moved_bytes, ta_mo_relaxed);
   s->heap.migration_failures = ta_atomic_load(&ta_tier_move_failures, ta_mo_relaxed);
   s->heap.placement_fallbacks = ta_atomic_load(&ta_placement_fallbacks, ta_mo_relaxed);
+  s->heap.demoted = ta_atomic_load(&ta_migrate_demoted_bytes, ta_mo_relaxed);
+  s->heap.promoted = ta_atomic_load(&ta_migrate_promoted_bytes, ta_mo_relaxed);
+  s->heap.demote_fallbacks = ta_atomic_load(&ta_migrate_fallbacks, ta_mo_relaxed);
+  s->heap.kernel_moved = ta_atomic_load(&ta_migrate_kernel_moved, ta_mo_relaxed);
+  s->heap.sampled_pages = ta_atomic_load(&ta_migrate_sampled_pages, ta_mo_relaxed);
+  s->heap.migrate_rounds = ta_atomic_load(&ta_migrate_rounds, ta_mo_relaxed);
+  s->heap.access_signal = ta_atomic_load(&ta_migrate_rounds, ta_mo_relaxed)
+                              ? (uint64_t)ta_atomic_load(&ta_migrate_access_kind, ta_mo_relaxed)
+                              : 0;
   s->heap.metadata = ta_meta_mapped();
   s->heap.resident = s->heap.active + s->heap.dirty + s->heap.metadata;
   s->heap.retained = s->heap.mapped - s->heap.active - s->heap.dirty;

@@ -23,7 +23,7 @@ typedef struct {
 
 /* Indexes of enum choices, in the order conf.def lists them. */
 enum { TA_NUMA_BIND_PREFERRED, TA_NUMA_BIND_BIND, TA_NUMA_BIND_NONE };
-enum { TA_TIER_POLICY_LOCAL, TA_TIER_POLICY_THRESHOLD, TA_TIER_POLICY_RATIO };
+enum { TA_TIER_POLICY_LOCAL, TA_TIER_POLICY_THRESHOLD, TA_TIER_POLICY_RATIO, TA_TIER_POLICY_HOTNESS };
 
 /* Whether TIERALLOC_CONF named an option (as opposed to it holding its default). */
 bool ta_conf_was_set(const char *name);

@@ -4,7 +4,11 @@
  *
  * Ownership: `kind`, `size_class`, `node`, `arena`, `addr`, `npages` are fixed while the extent is
  * live and are read without locks (free's fast path reads `kind`, `size_class` and `node`).
- * The slab fields below `link` belong to the bin that owns the slab and change under its lock. */
+ * The slab fields below `link` belong to the bin that owns the slab and change under its lock.
+ * For a large extent `link` instead puts it on its node's tracking list (large.c, under that
+ * list's lock), kept only while the hotness policy runs; `migrating`, `hint` and `heat` are
+ * the tracking state: `migrating` changes under the list's lock, `heat` and `tier` only in the
+ * migrating thread while the extent is pinned (migrating != 0). */
 #ifndef TA_EXTENT_H
 #define TA_EXTENT_H
 
@@ -13,23 +17,36 @@
 #include <stdint.h>
 
 #include "ds.h"
+#include "tiers.h"
 
 TA_EXTERN_C_BEGIN
 
 typedef enum { TA_EXTENT_SLAB = 1, TA_EXTENT_LARGE = 2 } ta_extent_kind_t;
 
+/* A tracked large extent while the migrating thread works on it: PINNED, it may be sampled or
+ * moved but not freed, resized or purged; a free that comes meanwhile marks it FREED and the
+ * migrating thread finishes the free when it unpins it, so no allocating thread ever waits. */
+typedef enum { TA_EXTENT_IDLE = 0, TA_EXTENT_PINNED = 1, TA_EXTENT_FREED = 2 } ta_extent_migrating_t;
+
 typedef struct ta_extent {
   uint8_t kind;        /* ta_extent_kind_t */
   uint8_t size_class;  /* slabs: the class of every object in it */
   uint16_t node;       /* owner node, fixed for the extent's life */
-  uint16_t tier;       /* the tier it sits on now (changed only by migration) */
+  uint16_t tier;       /* kernel node its pages sit on now (= node until it migrates; changed
+                        * only by migration, or corrected when the kernel moved it) */
   uint16_t arena;      /* slabs: index of the owning arena */
   uint32_t npages;     /* length in base pages */
   uint32_t meta_size;  /* bytes of this record, for ta_meta_free */
   void *addr;
   size_t usable;       /* large: bytes the caller may use */
+  /* Large: migration tracking (see above). */
+  uint8_t migrating;   /* ta_extent_migrating_t */
+  uint8_t hint;        /* TA_HOTNESS_HINT_* */
+  bool tracked;        /* on its node's tracking list */
+  bool armed;          /* the access signal was re-armed for it since it last moved */
+  ta_hotness_t heat;
   /* Slab state, under the owning bin's lock. */
-  ta_list_t link;      /* on the bin's list of slabs with free objects */
+  ta_list_t link;      /* slab: on the bin's list of slabs with free objects; large: tracking */
   uint32_t nfree;
   uint32_t nobjs;
   uint64_t freemap[];  /* slab: bit i set = object i is free */

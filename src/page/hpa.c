@@ -70,6 +70,8 @@ static unsigned bucket_of(size_t longest) {
 int ta_hpa_init(ta_hpa_t *hpa, unsigned node, uint64_t decay_ns, unsigned break_pct) {
   memset(hpa, 0, sizeof(*hpa));
   ta_mutex_init(&hpa->lock, TA_LOCK_RANK_HPA);
+  ta_mutex_init(&hpa->track_lock, TA_LOCK_RANK_LARGE);
+  ta_list_init(&hpa->tracked);
   hpa->node = node;
   hpa->decay_ns = decay_ns;
   hpa->break_pct = break_pct;
@@ -416,14 +418,22 @@ static size_t purge_dirty_runs(ta_hpa_t *hpa, ta_hpage_t *hp) {
   return purged;
 }
 
+/* A migration is moving pages of this unit: its free pages were purged when it began, and
+ * nothing is purged under it until it ends. */
+static bool is_migrating(const ta_hpa_t *hpa, const ta_hpage_t *hp) {
+  return hp->base < hpa->migrating_hi && hp->base + ta_hpa_geometry.unit_size > hpa->migrating_lo;
+}
+
 size_t ta_hpa_purge_step(ta_hpa_t *hpa, uint64_t now, size_t budget, bool force) {
   const ta_hpa_geometry_t *g = &ta_hpa_geometry;
   size_t purged = 0;
   ta_mutex_lock(&hpa->lock);
   /* Wholly free units: purge whole, so the range stays one hugepage-advised mapping. */
-  while (!ta_list_is_empty(&hpa->dirty_free) && (!budget || purged < budget)) {
-    ta_hpage_t *hp = ta_list_entry(hpa->dirty_free.next, ta_hpage_t, dirty_link);
+  for (ta_list_t *l = hpa->dirty_free.next; l != &hpa->dirty_free && (!budget || purged < budget);) {
+    ta_hpage_t *hp = ta_list_entry(l, ta_hpage_t, dirty_link);
     if (!force && !ta_decay_is_due(now, hp->dirty_since, hpa->decay_ns)) break;
+    l = l->next;
+    if (is_migrating(hpa, hp)) continue;
     dirty_unlink(hp);
     if (ta_os_purge((void *)hp->base, g->unit_size) != 0) {
       hpa->stats.purge_failures++;
@@ -448,6 +458,7 @@ size_t ta_hpa_purge_step(ta_hpa_t *hpa, uint64_t now, size_t budget, bool force)
     ta_hpage_t *hp = ta_list_entry(l, ta_hpage_t, dirty_link);
     if (!force && !ta_decay_is_due(now, hp->dirty_since, hpa->decay_ns)) break;
     l = l->next;
+    if (is_migrating(hpa, hp)) continue;
     dirty_unlink(hp);
     if (force || ta_decay_should_break(hp->nused, g->unit_pages, hpa->break_pct, hp->broken || !g->hugepages)) {
       if (!hp->broken && g->hugepages) mark_broken(hpa, hp);
@@ -464,6 +475,33 @@ size_t ta_hpa_purge_step(ta_hpa_t *hpa, uint64_t now, size_t budget, bool force)
   }
   ta_mutex_unlock(&hpa->lock);
   return purged;
+}
+
+size_t ta_hpa_migrate_begin(ta_hpa_t *hpa, void *addr, size_t len) {
+  const ta_hpa_geometry_t *g = &ta_hpa_geometry;
+  uintptr_t lo = (uintptr_t)addr & ~(uintptr_t)(g->unit_size - 1);
+  uintptr_t hi = ((uintptr_t)addr + len + g->unit_size - 1) & ~(uintptr_t)(g->unit_size - 1);
+  size_t purged = 0;
+  ta_mutex_lock(&hpa->lock);
+  hpa->migrating_lo = lo;
+  hpa->migrating_hi = hi;
+  for (uintptr_t a = lo; a < hi; a += g->unit_size) {
+    ta_region_t *r = region_of(hpa, a);
+    ta_hpage_t *hp = r ? r->units[(a - r->base) / g->unit_size] : NULL;
+    if (!hp || !hp->ndirty || hp->state == UNIT_FREE) continue;
+    dirty_unlink(hp);
+    if (!hp->broken && g->hugepages) mark_broken(hpa, hp);
+    purged += purge_dirty_runs(hpa, hp);
+    if (hp->ndirty) ta_list_push_back(&hpa->dirty_filler, &hp->dirty_link); /* a purge failed */
+  }
+  ta_mutex_unlock(&hpa->lock);
+  return purged;
+}
+
+void ta_hpa_migrate_end(ta_hpa_t *hpa) {
+  ta_mutex_lock(&hpa->lock);
+  hpa->migrating_lo = hpa->migrating_hi = 0;
+  ta_mutex_unlock(&hpa->lock);
 }
 
 uint64_t ta_hpa_next_due(ta_hpa_t *hpa) {
@@ -485,6 +523,10 @@ void ta_hpa_get_stats(ta_hpa_t *hpa, ta_hpa_stats_t *out) {
   ta_mutex_unlock(&hpa->lock);
 }
 
+/* track_lock (rank LARGE) is handled by large.c's fork functions, before every hpa lock. */
 void ta_hpa_prefork(ta_hpa_t *hpa) { ta_mutex_lock(&hpa->lock); }
 void ta_hpa_postfork_parent(ta_hpa_t *hpa) { ta_mutex_unlock(&hpa->lock); }
-void ta_hpa_postfork_child(ta_hpa_t *hpa) { ta_mutex_postfork_child(&hpa->lock); }
+void ta_hpa_postfork_child(ta_hpa_t *hpa) {
+  ta_mutex_postfork_child(&hpa->lock);
+  hpa->migrating_lo = hpa->migrating_hi = 0; /* the migrating thread is not in the child */
+}

@@ -75,6 +75,14 @@ typedef struct ta_hpa {
    * an error is counted and the region is used unbound. Set by the tier layer, NULL = none. */
   int (*place_region)(struct ta_hpa *hpa, void *addr, size_t size);
   ta_hpa_stats_t stats;
+  /* The range a migration is moving now (ta_hpa_migrate_begin/end), under lock: purge steps
+   * leave the units it overlaps alone. lo == hi: none. */
+  uintptr_t migrating_lo, migrating_hi;
+  /* Large extents of this heap tracked for the hotness policy (large.c), under track_lock
+   * (rank LARGE: taken before `lock`, never while holding it). */
+  ta_mutex_t track_lock;
+  ta_list_t tracked;
+  size_t ntracked;
 } ta_hpa_t;
 
 /* pre: ta_hpa_geometry_init ran. Returns 0 or ENOMEM. */
@@ -95,6 +103,14 @@ bool ta_hpa_try_grow(ta_hpa_t *hpa, void *addr, size_t npages, size_t more, bool
 /* Purges what is due at `now`, at most budget_pages pages (0 = no limit); `force` ignores the
  * decay period (explicit purge requests). Returns the pages purged. */
 size_t ta_hpa_purge_step(ta_hpa_t *hpa, uint64_t now_ns, size_t budget_pages, bool force);
+
+/* Migration-aware purging, around moving the pages of [addr, addr + len) (one range per hpa
+ * at a time): begin purges now the free resident pages of every unit the range overlaps, so a
+ * hugepage move copies only live bytes (and a partly used hugepage is split, so only the
+ * range's own pages move), and keeps purge steps off those units until end. Returns the pages
+ * purged. */
+size_t ta_hpa_migrate_begin(ta_hpa_t *hpa, void *addr, size_t len);
+void ta_hpa_migrate_end(ta_hpa_t *hpa);
 
 /* When the next purge is due; UINT64_MAX when nothing is dirty. */
 uint64_t ta_hpa_next_due(ta_hpa_t *hpa);

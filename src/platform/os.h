@@ -7,6 +7,7 @@
 #ifndef TA_OS_H
 #define TA_OS_H
 
+#include <errno.h>
 #include <stdbool.h>
 #include <stddef.h>
 #include <stdint.h>
@@ -37,7 +38,28 @@ typedef struct ta_os_ops {
   /* get_mempolicy(2) for the calling thread: *mode gets MPOL_DEFAULT (0) unless the process
    * was started under a policy (numactl --membind/--preferred/--interleave, set_mempolicy). */
   int (*task_policy)(int *mode);
+  /* Access sampling, the hotness policy's signal (see ta_os_access_kind_t). None of the three
+   * allocates; each is a few read/pwrite syscalls on files opened once.
+   * access_open: picks the signal, `want` a ta_os_access_kind_t (AUTO tries IDLE, then
+   * SOFTDIRTY, then gives NONE); opens the files again in a forked child. Returns the kind in
+   * force. */
+  int (*access_open)(int want);
+  /* For pages[0..n): state[i] = 1 when the page was accessed since it was last re-armed, 0
+   * when not, -1 when unknown (not present, no frame number visible); then re-arms each page
+   * (IDLE: marks it idle again). */
+  int (*access_sample)(void *const *pages, unsigned n, int8_t *state);
+  /* Ends a sampling round: SOFTDIRTY clears the soft-dirty bit of every page of the process
+   * (it cannot do less); IDLE and NONE do nothing. */
+  int (*access_rearm)(void);
 } ta_os_ops_t;
+
+/* Access signals, best first. IDLE: idle page tracking (/proc/self/pagemap frame numbers and
+ * /sys/kernel/mm/page_idle/bitmap; needs CAP_SYS_ADMIN and CONFIG_IDLE_PAGE_TRACKING; sees
+ * reads and writes; a transparent hugepage answers as a whole). SOFTDIRTY: pagemap bit 55
+ * after "4" to /proc/self/clear_refs (unprivileged; sees writes only, and each clear makes the
+ * next write to every page of the process take a minor fault). NONE: allocation age and hints
+ * only. */
+typedef enum { TA_OS_ACCESS_AUTO = 0, TA_OS_ACCESS_IDLE = 1, TA_OS_ACCESS_SOFTDIRTY = 2, TA_OS_ACCESS_NONE = 3 } ta_os_access_kind_t;
 
 extern const ta_os_ops_t ta_os_linux_ops;
 extern const ta_os_ops_t *ta_os_ops;
@@ -61,6 +83,14 @@ TA_INLINE int ta_os_move_pages(unsigned long count, void **pages, const int *nod
 }
 TA_INLINE uint64_t ta_os_now_ns(void) { return ta_os_ops->now_ns(); }
 TA_INLINE int ta_os_task_policy(int *mode) { return ta_os_ops->task_policy(mode); }
+/* Ops tables without the access ops (test fakes) give NONE. */
+TA_INLINE int ta_os_access_open(int want) {
+  return ta_os_ops->access_open ? ta_os_ops->access_open(want) : TA_OS_ACCESS_NONE;
+}
+TA_INLINE int ta_os_access_sample(void *const *pages, unsigned n, int8_t *state) {
+  return ta_os_ops->access_sample ? ta_os_ops->access_sample(pages, n, state) : ENOTSUP;
+}
+TA_INLINE int ta_os_access_rearm(void) { return ta_os_ops->access_rearm ? ta_os_ops->access_rearm() : 0; }
 
 /* Machine facts read once at start-up (ta_os_init) and constant afterwards. */
 typedef struct {

@@ -17,6 +17,7 @@
 
 #include "arch.h"
 #include "log.h"
+#include "os_linux_access.h"
 
 #ifndef MADV_HUGEPAGE
 #define MADV_HUGEPAGE 14
@@ -86,6 +87,9 @@ const ta_os_ops_t ta_os_linux_ops = {
     .move_pages = linux_move_pages,
     .now_ns = linux_now_ns,
     .task_policy = linux_task_policy,
+    .access_open = ta_os_linux_access_open,
+    .access_sample = ta_os_linux_access_sample,
+    .access_rearm = ta_os_linux_access_rearm,
 };
 
 const ta_os_ops_t *ta_os_ops = &ta_os_linux_ops;

@@ -32,6 +32,9 @@ struct FakeOpsImpl {
     FakeOs *f = FakeOs::current;
     if (f->purge_fail_errno) return f->purge_fail_errno;
     memset(addr, 0, size);
+    f->purge_ranges.push_back({(uintptr_t)addr, size});
+    // Dropped pages refault by the range's policy: node 0 in this fake.
+    f->page_node.erase(f->page_node.lower_bound((uintptr_t)addr), f->page_node.lower_bound((uintptr_t)addr + size));
     f->purges++;
     f->purged_bytes += size;
     return 0;
@@ -51,8 +54,40 @@ struct FakeOpsImpl {
     FakeOs::current->binds++;
     return 0;
   }
-  static int move_pages(unsigned long count, void **, const int *, int *status, int) {
-    for (unsigned long i = 0; i < count; i++) status[i] = 0;
+  static int move_pages(unsigned long count, void **pages, const int *nodes, int *status, int) {
+    FakeOs *f = FakeOs::current;
+    for (unsigned long i = 0; i < count; i++) {
+      uintptr_t page = (uintptr_t)pages[i] & ~(uintptr_t)(ta_os_info.page_size - 1);
+      if (!nodes) {
+        status[i] = f->node_of(pages[i]);
+        continue;
+      }
+      auto cap = f->node_capacity_pages.find(nodes[i]);
+      if (cap != f->node_capacity_pages.end() && f->node_of(pages[i]) != nodes[i]) {
+        size_t used = 0;
+        for (auto &pn : f->page_node) used += pn.second == nodes[i];
+        if (used >= cap->second) {
+          status[i] = -ENOMEM;
+          continue;
+        }
+      }
+      if (f->node_of(pages[i]) != nodes[i]) f->moves++;
+      f->page_node[page] = nodes[i];
+      status[i] = nodes[i];
+    }
+    return 0;
+  }
+  static int access_open(int) { return FakeOs::current->access_kind; }
+  static int access_sample(void *const *pages, unsigned n, int8_t *state) {
+    FakeOs *f = FakeOs::current;
+    for (unsigned i = 0; i < n; i++) {
+      uintptr_t page = (uintptr_t)pages[i] & ~(uintptr_t)(ta_os_info.page_size - 1);
+      state[i] = f->touched.erase(page) ? 1 : 0;
+    }
+    return 0;
+  }
+  static int access_rearm() {
+    FakeOs::current->rearms++;
     return 0;
   }
   static uint64_t now_ns() { return FakeOs::current->now; }
@@ -65,7 +100,26 @@ struct FakeOpsImpl {
 static const ta_os_ops_t fake_ops = {FakeOpsImpl::map,         FakeOpsImpl::unmap,
                                      FakeOpsImpl::purge,       FakeOpsImpl::advise_huge,
                                      FakeOpsImpl::bind,        FakeOpsImpl::move_pages,
-                                     FakeOpsImpl::now_ns,      FakeOpsImpl::task_policy};
+                                     FakeOpsImpl::now_ns,      FakeOpsImpl::task_policy,
+                                     nullptr,                  nullptr,
+                                     nullptr};
+// The same with an access signal (FakeOs::access_kind decides which it claims to be).
+static const ta_os_ops_t fake_ops_access = {FakeOpsImpl::map,         FakeOpsImpl::unmap,
+                                            FakeOpsImpl::purge,       FakeOpsImpl::advise_huge,
+                                            FakeOpsImpl::bind,        FakeOpsImpl::move_pages,
+                                            FakeOpsImpl::now_ns,      FakeOpsImpl::task_policy,
+                                            FakeOpsImpl::access_open, FakeOpsImpl::access_sample,
+                                            FakeOpsImpl::access_rearm};
+
+void FakeOs::touch(const void *addr, size_t len) {
+  uintptr_t page = ta_os_info.page_size;
+  for (uintptr_t a = (uintptr_t)addr & ~(page - 1); a < (uintptr_t)addr + len; a += page) touched.insert(a);
+}
+
+int FakeOs::node_of(const void *addr) const {
+  auto it = page_node.find((uintptr_t)addr & ~(uintptr_t)(ta_os_info.page_size - 1));
+  return it == page_node.end() ? 0 : it->second;
+}
 
 FakeOs::FakeOs() {
   arena_size_ = (size_t)8 << 30;  // address space only: pages cost memory once touched
@@ -82,7 +136,7 @@ FakeOs::~FakeOs() {
 
 void FakeOs::install() {
   current = this;
-  ta_os_set_ops(&fake_ops);
+  ta_os_set_ops(access_kind ? &fake_ops_access : &fake_ops);
 }
 
 void FakeOs::uninstall() {

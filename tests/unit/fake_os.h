@@ -5,6 +5,8 @@
 
 #include <cstddef>
 #include <cstdint>
+#include <map>
+#include <set>
 #include <vector>
 
 #include "platform.h"
@@ -20,6 +22,19 @@ struct FakeOs {
   uint64_t now = 1'000'000'000;  // ns
   int task_mode = 0;             // what get_mempolicy reports (MPOL_DEFAULT)
   std::vector<std::pair<uintptr_t, size_t>> huge_off_ranges;
+  std::vector<std::pair<uintptr_t, size_t>> purge_ranges;
+  // Placement: every page is on node 0 until move_pages moves it (page address -> node).
+  // A node with a capacity (pages) refuses moves past it with -ENOMEM.
+  std::map<uintptr_t, int> page_node;
+  std::map<int, size_t> node_capacity_pages;
+  size_t moves = 0;  // pages moved
+  // Access: access_kind is what access_open reports (0: no access ops at all, as the default
+  // fake); touched pages read as accessed once, then are re-armed.
+  int access_kind = 0;
+  std::set<uintptr_t> touched;
+  size_t rearms = 0;
+  void touch(const void *addr, size_t len);
+  int node_of(const void *addr) const;
 
   static FakeOs *current;
   FakeOs();

@@ -1,0 +1,253 @@
+/* migrate.c: the hotness policy at work. ta_migrate_step, called from the background loop (and
+ * by tests with their own clock), does one round every migrate_interval_ms:
+ *   1. pins a window of tracked large extents (large.c; nothing waits on a pin);
+ *   2. samples a few pages of each (at most SAMPLE, whatever the extent's size) with the access
+ *      signal in force, and with a move_pages query on the same pages, to notice an extent the
+ *      kernel moved on its own (NUMA balancing, memory tiering): its tier is corrected, counted;
+ *   3. asks tier_hotness which to demote and promote, under the tier_local_mb budget;
+ *   4. moves them a hugepage unit at a time with ta_tier_move at migrate_mb_s, with free pages
+ *      of the extent's hugepages purged first and purging kept off them meanwhile (hpa.c); a
+ *      full or missing far node falls back along the ranked tiers, counted;
+ *   5. unpins, finishing any free that came in meanwhile.
+ * No allocator lock is held while sampling or moving; only the tracking lists' locks, briefly,
+ * to pin and unpin. One round at a time (a second caller returns at once). Never allocates. */
+#include <errno.h>
+#include <string.h>
+
+#include "background.h"
+#include "conf.h"
+
+#define SAMPLE 8        /* pages sampled per extent per round */
+#define WINDOW 1024     /* extents looked at per round */
+#define MAX_CHAIN 4     /* demotion targets per node, farthest first */
+
+ta_atomic(uint64_t) ta_migrate_demoted_bytes, ta_migrate_promoted_bytes, ta_migrate_fallbacks,
+    ta_migrate_kernel_moved, ta_migrate_sampled_pages, ta_migrate_rounds;
+ta_atomic(int) ta_migrate_access_kind = TA_OS_ACCESS_NONE;
+
+static ta_atomic(int) busy;
+static uint64_t next_round_ns;
+static bool far_node[TA_TOPO_MAX_NODE_ID];
+static int16_t promote_to[TA_TOPO_MAX_NODE_ID];           /* far node -> the CPU node it serves */
+static int16_t demote_chain[TA_TOPO_MAX_NODE_ID][MAX_CHAIN]; /* CPU node -> far nodes, farthest first */
+
+/* One round's working set, owned by the single stepping thread (busy). */
+static ta_extent_t *pinned[WINDOW];
+static ta_hpa_t *pinned_hpa[WINDOW];
+static ta_hotness_item_t items[WINDOW];
+static ta_hotness_item_t *scratch[WINDOW];
+
+void ta_migrate_init(void) {
+  /* Migration runs only on the background thread, never on an allocating one: without it the
+   * policy places like local, and nothing is tracked. */
+  if (!ta_conf.background_thread) return;
+  memset(promote_to, 0xff, sizeof(promote_to));
+  memset(demote_chain, 0xff, sizeof(demote_chain));
+  for (unsigned k = 0; k < ta_node_heap_count; k++) {
+    unsigned node = ta_arena_heap_node(k);
+    far_node[node] = ta_node_heaps[node]->cpuless;
+  }
+  for (unsigned k = 0; k < ta_node_heap_count; k++) {
+    unsigned node = ta_arena_heap_node(k);
+    if (far_node[node]) continue;
+    int cpu = -1;
+    for (unsigned c = 0; c < TA_TOPO_MAX_CPUS && cpu < 0; c++)
+      if (ta_arena_home_node((int)c) == node) cpu = (int)c;
+    if (cpu < 0) continue;
+    /* Farthest tier first: cold data goes as far as the policy allows, and falls back inward. */
+    int tiers[TA_TOPO_MAX_NODES], n = 0;
+    for (unsigned t = 1; t < TA_TOPO_MAX_NODES; t++) {
+      int far = ta_arena_tier_node(cpu, t);
+      if (far < 0) break;
+      if (far_node[far]) tiers[n++] = far;
+    }
+    for (int i = 0; i < n && i < MAX_CHAIN; i++) {
+      demote_chain[node][i] = (int16_t)tiers[n - 1 - i];
+      if (promote_to[tiers[n - 1 - i]] < 0) promote_to[tiers[n - 1 - i]] = (int16_t)node;
+    }
+  }
+  ta_large_tracking = true;
+}
+
+/* The CPU node an extent belongs on when hot. */
+static int home_of(const ta_extent_t *ext) {
+  if (!far_node[ext->node]) return ext->node;
+  return promote_to[ext->node] >= 0 ? promote_to[ext->node] : (int)ta_arena_heap_node(0);
+}
+
+static ta_hotness_params_t params(void) {
+  ta_hotness_params_t p;
+  uint64_t interval = ta_conf.migrate_interval_ms * 1000000ull;
+  p.cold_age_ns = ta_conf.cold_age_ms * 1000000ull;
+  /* Activity is forgotten over about a cold age, so an extent that goes idle is cold by the
+   * time it is old enough to move; at least two rounds per half-life, so a block busy every
+   * round reaches 1 / (1 - 2^-0.5) = 3.4, above promote_score; a move is kept at least four
+   * rounds. */
+  p.half_life_ns = p.cold_age_ns / 4 > 2 * interval ? p.cold_age_ns / 4 : 2 * interval;
+  p.min_residency_ns = 4 * interval > p.cold_age_ns / 2 ? 4 * interval : p.cold_age_ns / 2;
+  p.min_bytes = (size_t)TA_SMALL_MAX + 1;
+  p.demote_score = 0.25;
+  p.promote_score = 2.0; /* about three busy rounds: one burst of writes is not enough */
+  p.local_budget_bytes = ta_conf.tier_local_mb << 20;
+  return p;
+}
+
+/* SAMPLE pages spread over the extent, the same ones every round: idle page tracking only
+ * knows about pages it re-armed, and a page never marked idle reads as accessed. Where the
+ * extent owns whole hugepage units, only those are sampled: both signals answer for a
+ * transparent hugepage as a whole, so a page in a hugepage shared with busy neighbours (the
+ * extent's partial head or tail unit) reads as used whenever they are. */
+static unsigned sample_pages(const ta_extent_t *ext, void **pages) {
+  size_t unit = ta_hpa_geometry.unit_size;
+  uintptr_t lo = (uintptr_t)ext->addr, hi = lo + ((size_t)ext->npages << ta_hpa_geometry.page_shift);
+  uintptr_t ulo = (lo + unit - 1) & ~(uintptr_t)(unit - 1), uhi = hi & ~(uintptr_t)(unit - 1);
+  if (uhi > ulo) {
+    lo = ulo;
+    hi = uhi;
+  }
+  size_t np = (hi - lo) >> ta_hpa_geometry.page_shift, n = np < SAMPLE ? np : SAMPLE;
+  size_t shift = np / n / 2; /* the middle of each stretch */
+  for (size_t i = 0; i < n; i++) {
+    size_t idx = i * np / n + shift;
+    pages[i] = (void *)(lo + (idx << ta_hpa_geometry.page_shift));
+  }
+  return (unsigned)n;
+}
+
+/* Samples access and placement of one pinned extent. */
+static void observe(ta_extent_t *ext, int kind, uint64_t now, const ta_hotness_params_t *p, uint64_t *local_bytes) {
+  void *pages[SAMPLE];
+  unsigned n = sample_pages(ext, pages);
+  unsigned sampled = 0, accessed = 0;
+  if (kind != TA_OS_ACCESS_NONE) {
+    int8_t state[SAMPLE];
+    if (ta_os_access_sample(pages, n, state) == 0 && ext->armed) {
+      for (unsigned i = 0; i < n; i++)
+        if (state[i] >= 0) {
+          sampled++;
+          accessed += (unsigned)state[i];
+        }
+    }
+    ext->armed = true; /* the first sample after a move only arms the signal */
+  }
+  ta_atomic_fetch_add(&ta_migrate_sampled_pages, n, ta_mo_relaxed);
+  /* Where are they really? A majority elsewhere than we believe means the kernel moved it. */
+  int status[SAMPLE], count[SAMPLE] = {0}, node[SAMPLE], kinds = 0, present = 0;
+  if (ta_os_move_pages(n, pages, NULL, status, 0) == 0) {
+    for (unsigned i = 0; i < n; i++) {
+      if (status[i] < 0) continue;
+      present++;
+      int j = 0;
+      while (j < kinds && node[j] != status[i]) j++;
+      if (j == kinds) node[kinds++] = status[i];
+      count[j]++;
+    }
+    int best = -1;
+    for (int j = 0; j < kinds; j++)
+      if (best < 0 || count[j] > count[best]) best = j;
+    if (best >= 0 && 2 * count[best] > present && node[best] != ext->tier && node[best] < TA_TOPO_MAX_NODE_ID) {
+      bool was_far = far_node[ext->tier], now_far = far_node[node[best]];
+      if (!was_far && now_far) *local_bytes -= ext->usable < *local_bytes ? ext->usable : *local_bytes;
+      if (was_far && !now_far) *local_bytes += ext->usable;
+      ext->tier = (uint16_t)node[best];
+      ta_hotness_moved(&ext->heat, now, now_far);
+      ta_atomic_fetch_add(&ta_migrate_kernel_moved, 1, ta_mo_relaxed);
+    }
+  }
+  ext->heat.far = far_node[ext->tier];
+  ta_hotness_observe(&ext->heat, p, now, sampled, accessed);
+}
+
+/* Moves a pinned extent to the first of targets[] that takes it. Returns bytes moved. */
+static size_t move(ta_hpa_t *hpa, ta_extent_t *ext, const int *targets, unsigned ntargets, uint64_t now) {
+  size_t page = ta_hpa_geometry.page_size, unit = ta_hpa_geometry.unit_size;
+  size_t len = (size_t)ext->npages << ta_hpa_geometry.page_shift, moved_pages = 0;
+  bool promote = !far_node[targets[0]];
+  ta_hpa_migrate_begin(hpa, ext->addr, len);
+  for (unsigned t = 0; t < ntargets; t++) {
+    if (targets[t] < 0) break;
+    size_t moved = 0, failed = 0, present = 0;
+    bool full = false;
+    /* A hugepage unit at a time: each batch is one hugepage the kernel can move whole. */
+    for (size_t off = 0; off < len; off += unit) {
+      ta_tier_move_result_t r;
+      size_t chunk = len - off < unit ? len - off : unit;
+      ta_tier_move((char *)ext->addr + off, chunk, targets[t], ta_conf.migrate_mb_s, &r);
+      moved += r.moved;
+      failed += r.failed;
+      present += r.pages - r.absent;
+      if (r.first_error == ENOMEM) full = true;
+    }
+    moved_pages += moved;
+    if (2 * moved >= present && present) ext->tier = (uint16_t)targets[t];
+    else if (!present) ext->tier = (uint16_t)targets[t]; /* nothing resident: refaults land by policy */
+    (void)failed; /* counted in migration_failures by ta_tier_move */
+    if (!full) break;
+    /* The node is full: what did not fit goes to the next tier in, or stays (counted). */
+    ta_atomic_fetch_add(&ta_migrate_fallbacks, 1, ta_mo_relaxed);
+  }
+  ta_hpa_migrate_end(hpa);
+  /* A move that got nowhere (every target full) is not tried again for a cold age. */
+  bool stuck = moved_pages == 0 && far_node[ext->tier] != far_node[targets[0]];
+  ta_hotness_moved(&ext->heat, stuck ? now + ta_conf.cold_age_ms * 1000000ull : now, far_node[ext->tier]);
+  ext->armed = false;
+  size_t bytes = moved_pages * page;
+  ta_atomic_fetch_add(promote ? &ta_migrate_promoted_bytes : &ta_migrate_demoted_bytes, bytes, ta_mo_relaxed);
+  return bytes;
+}
+
+size_t ta_migrate_step(uint64_t now, size_t budget) {
+  if (!ta_large_tracking || now < next_round_ns) return 0;
+  int expected = 0;
+  if (!ta_atomic_cas(&busy, &expected, 1)) return 0;
+  next_round_ns = now + ta_conf.migrate_interval_ms * 1000000ull;
+  ta_atomic_fetch_add(&ta_migrate_rounds, 1, ta_mo_relaxed);
+  int kind = ta_os_access_open((int)ta_conf.access_signal);
+  ta_atomic_store(&ta_migrate_access_kind, kind, ta_mo_relaxed);
+  ta_hotness_params_t p = params();
+
+  size_t n = 0;
+  uint64_t local_bytes = 0;
+  for (unsigned k = 0; k < ta_node_heap_count; k++) {
+    ta_hpa_t *hpa = &ta_node_heaps[ta_arena_heap_node(k)]->hpa;
+    size_t got = ta_large_pin(hpa, pinned + n, WINDOW - n, far_node, &local_bytes);
+    for (size_t i = n; i < n + got; i++) pinned_hpa[i] = hpa;
+    n += got;
+  }
+  for (size_t i = 0; i < n; i++) observe(pinned[i], kind, now, &p, &local_bytes);
+  if (kind == TA_OS_ACCESS_SOFTDIRTY) ta_os_access_rearm();
+
+  for (size_t i = 0; i < n; i++) {
+    items[i] = (ta_hotness_item_t){.heat = &pinned[i]->heat, .bytes = pinned[i]->usable, .ref = pinned[i]};
+  }
+  ta_hotness_plan(&p, now, items, n, local_bytes, scratch);
+
+  /* Demotions first: they make the room promotions may need. */
+  size_t done = 0;
+  for (int pass = 0; pass < 2; pass++) {
+    ta_hotness_action_t want = pass == 0 ? TA_HOTNESS_DEMOTE : TA_HOTNESS_PROMOTE;
+    for (size_t i = 0; i < n; i++) {
+      if (items[i].action != want || (budget && done >= budget)) continue;
+      ta_extent_t *ext = pinned[i];
+      int targets[MAX_CHAIN] = {-1, -1, -1, -1};
+      if (want == TA_HOTNESS_PROMOTE) {
+        targets[0] = home_of(ext);
+      } else {
+        int home = home_of(ext);
+        for (int t = 0; t < MAX_CHAIN; t++) targets[t] = demote_chain[home][t];
+      }
+      if (targets[0] < 0 || targets[0] == ext->tier) continue;
+      done += move(pinned_hpa[i], ext, targets, MAX_CHAIN, now);
+    }
+  }
+  for (size_t i = 0; i < n; i++) ta_large_unpin(pinned_hpa[i], pinned[i]);
+  ta_atomic_store(&busy, 0, ta_mo_release);
+  return done;
+}
+
+uint64_t ta_migrate_next_due(void) { return ta_large_tracking ? next_round_ns : UINT64_MAX; }
+
+void ta_migrate_postfork_child(void) {
+  ta_atomic_store(&busy, 0, ta_mo_relaxed);
+  next_round_ns = 0;
+}

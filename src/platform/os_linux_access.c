@@ -1,0 +1,116 @@
+/* os_linux_access.c: the Linux access signals behind ta_os_ops (access_open, access_sample,
+ * access_rearm; see os.h for what each signal sees).
+ *
+ * Idle page tracking: /proc/self/pagemap gives a page's frame number (bits 0-54, present bit
+ * 63) only to CAP_SYS_ADMIN; /sys/kernel/mm/page_idle/bitmap holds one "idle" bit per frame,
+ * set by writing it and cleared by the kernel when any mapping's accessed bit is found set.
+ * The bitmap is read and written in aligned 8-byte words, and a written word sets only the
+ * bits that are 1 in it. A transparent hugepage's flag lives in its head page, so a sample of
+ * any of its pages speaks for the whole hugepage.
+ * Soft-dirty: pagemap bit 55 is set by the kernel on every write since the last "4" written
+ * to /proc/self/clear_refs; readable without privilege.
+ *
+ * Everything here is open/pread/pwrite/close: no allocation, safe from the background thread.
+ * The descriptors belong to the process that opened them (a pagemap descriptor keeps reading
+ * its opener's address space), so a forked child opens its own. */
+#define _GNU_SOURCE
+#include <errno.h>
+#include <fcntl.h>
+#include <string.h>
+#include <unistd.h>
+
+#include "os.h"
+#include "os_linux_access.h"
+
+#define PM_PFN_MASK ((1ull << 55) - 1)
+#define PM_SOFT_DIRTY (1ull << 55)
+#define PM_PRESENT (1ull << 63)
+
+static int kind_in_force = -1; /* -1: not opened yet */
+static int want_in_force = -1;
+static pid_t opened_by;
+static int pagemap_fd = -1, bitmap_fd = -1, clear_refs_fd = -1;
+
+static void close_all(void) {
+  if (pagemap_fd >= 0) close(pagemap_fd);
+  if (bitmap_fd >= 0) close(bitmap_fd);
+  if (clear_refs_fd >= 0) close(clear_refs_fd);
+  pagemap_fd = bitmap_fd = clear_refs_fd = -1;
+}
+
+static bool read_entry(const void *addr, uint64_t *entry) {
+  uint64_t index = (uintptr_t)addr / ta_os_info.page_size;
+  return pread(pagemap_fd, entry, sizeof(*entry), (off_t)(index * sizeof(*entry))) == (ssize_t)sizeof(*entry);
+}
+
+/* A frame number is visible (we have CAP_SYS_ADMIN) and the idle bitmap takes a write. */
+static bool idle_works(void) {
+  volatile uint64_t probe = 1; /* on this thread's stack: present and just written */
+  uint64_t entry;
+  if (!read_entry((const void *)&probe, &entry) || !(entry & PM_PRESENT) || !(entry & PM_PFN_MASK)) return false;
+  uint64_t pfn = entry & PM_PFN_MASK, word;
+  off_t off = (off_t)(pfn / 64 * 8);
+  if (pread(bitmap_fd, &word, 8, off) != 8) return false;
+  word = 1ull << (pfn % 64);
+  return pwrite(bitmap_fd, &word, 8, off) == 8;
+}
+
+/* Soft-dirty bits exist (CONFIG_MEM_SOFT_DIRTY): a page written since the last clear shows bit 55. */
+static bool softdirty_works(void) {
+  volatile uint64_t probe = 0;
+  probe = probe + 1;
+  uint64_t entry;
+  return read_entry((const void *)&probe, &entry) && (entry & PM_PRESENT) && (entry & PM_SOFT_DIRTY);
+}
+
+int ta_os_linux_access_open(int want) {
+  pid_t pid = getpid();
+  if (kind_in_force >= 0 && opened_by == pid && want == want_in_force) return kind_in_force;
+  close_all();
+  opened_by = pid;
+  want_in_force = want;
+  kind_in_force = TA_OS_ACCESS_NONE;
+  if (want == TA_OS_ACCESS_NONE || !ta_os_info.page_size) return kind_in_force;
+  pagemap_fd = open("/proc/self/pagemap", O_RDONLY | O_CLOEXEC);
+  if (pagemap_fd < 0) return kind_in_force;
+  if (want == TA_OS_ACCESS_AUTO || want == TA_OS_ACCESS_IDLE) {
+    bitmap_fd = open("/sys/kernel/mm/page_idle/bitmap", O_RDWR | O_CLOEXEC);
+    if (bitmap_fd >= 0 && idle_works()) return kind_in_force = TA_OS_ACCESS_IDLE;
+    if (bitmap_fd >= 0) close(bitmap_fd);
+    bitmap_fd = -1;
+    if (want == TA_OS_ACCESS_IDLE) return kind_in_force;
+  }
+  clear_refs_fd = open("/proc/self/clear_refs", O_WRONLY | O_CLOEXEC);
+  if (clear_refs_fd >= 0 && softdirty_works()) return kind_in_force = TA_OS_ACCESS_SOFTDIRTY;
+  close_all();
+  return kind_in_force;
+}
+
+int ta_os_linux_access_sample(void *const *pages, unsigned n, int8_t *state) {
+  if (kind_in_force == TA_OS_ACCESS_NONE || kind_in_force < 0 || opened_by != getpid()) {
+    memset(state, -1, n);
+    return ENOTSUP;
+  }
+  for (unsigned i = 0; i < n; i++) {
+    uint64_t entry;
+    state[i] = -1;
+    if (!read_entry(pages[i], &entry) || !(entry & PM_PRESENT)) continue;
+    if (kind_in_force == TA_OS_ACCESS_SOFTDIRTY) {
+      state[i] = (entry & PM_SOFT_DIRTY) != 0;
+      continue;
+    }
+    uint64_t pfn = entry & PM_PFN_MASK, word;
+    if (!pfn) continue;
+    off_t off = (off_t)(pfn / 64 * 8);
+    if (pread(bitmap_fd, &word, 8, off) != 8) continue;
+    state[i] = !((word >> (pfn % 64)) & 1);
+    word = 1ull << (pfn % 64);
+    if (pwrite(bitmap_fd, &word, 8, off) != 8) state[i] = -1;
+  }
+  return 0;
+}
+
+int ta_os_linux_access_rearm(void) {
+  if (kind_in_force != TA_OS_ACCESS_SOFTDIRTY || opened_by != getpid()) return 0;
+  return pwrite(clear_refs_fd, "4", 1, 0) == 1 ? 0 : errno;
+}
