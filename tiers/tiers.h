@@ -26,10 +26,17 @@ int ta_tier_place_range(void *addr, size_t size, int os_node, ta_place_mode_t mo
 
 /* ---- policy (tier_policy.c, pure) ---- */
 
-/* HOTNESS: large blocks start local; the background migrate_step demotes cold ones and
- * promotes them back when they warm up (tier_hotness.c), so the far-tier decision at
- * allocation is "no" unless the block was hinted cold. */
-typedef enum { TA_TIER_LOCAL = 0, TA_TIER_THRESHOLD = 1, TA_TIER_RATIO = 2, TA_TIER_HOTNESS = 3 } ta_tier_policy_kind_t;
+/* The values are the choice indexes of conf.def's tier_policy. HOTNESS: large blocks start
+ * local; the background migrate_step demotes cold ones and promotes them back when they warm up
+ * (tier_hotness.c), so the far-tier decision at allocation is "no" unless the block was hinted
+ * cold. */
+typedef enum {
+  TA_TIER_LOCAL = 0,
+  TA_TIER_THRESHOLD = 1,
+  TA_TIER_RATIO = 2,
+  TA_TIER_HOTNESS = 3,
+  TA_TIER_INTERLEAVE = 4,
+} ta_tier_policy_kind_t;
 
 typedef struct {
   ta_tier_policy_kind_t kind;
@@ -44,6 +51,61 @@ bool ta_tier_policy_far(const ta_tier_policy_t *p, size_t size, uint64_t far_byt
 /* Reads memkind's MEMKIND_MEM_TIERS spelling ("KMEM_DAX:1,DRAM:4,POLICY:STATIC_RATIO").
  * Returns 0, or -1 with *why saying what is wrong. */
 int ta_tier_policy_from_memkind(const char *text, ta_tier_policy_t *out, const char **why);
+
+/* ---- interleave (plan: tier_policy.c, pure; binding: tier_place.c) ----
+ *
+ * Large blocks spread over several nodes in proportion to integer weights (from HMAT bandwidth
+ * where every node's is known, else equal). The kernel's MPOL_INTERLEAVE is unweighted (and
+ * MPOL_WEIGHTED_INTERLEAVE only exists from Linux 6.9), so a weighted plan binds successive
+ * hugepage-sized chunks of each fresh region to nodes itself, always to the node furthest behind
+ * its share; an equal-weight plan is one MPOL_INTERLEAVE call per region. */
+
+#define TA_INTERLEAVE_MAX_NODES 16
+#define TA_INTERLEAVE_SCALE 1024   /* weight of the fastest node when weights are scaled */
+
+typedef struct {
+  unsigned nnodes;
+  int node[TA_INTERLEAVE_MAX_NODES];        /* kernel node numbers */
+  unsigned weight[TA_INTERLEAVE_MAX_NODES]; /* reduced: their gcd is 1 */
+  uint64_t period;                          /* sum of the weights */
+  bool equal;                               /* all weights equal: MPOL_INTERLEAVE does it */
+  ta_place_mode_t mode;                     /* PREFERRED or BIND, for each chunk */
+  /* Chunks bound to each node so far, so shares hold across regions whatever their step size;
+   * written by ta_tier_place_interleave under the caller's lock. */
+  uint64_t given[TA_INTERLEAVE_MAX_NODES];
+} ta_interleave_t;
+
+/* Builds a plan over nodes[0..n) with the bandwidths bw[0..n) (MB/s; any 0 means unknown, and
+ * then every weight is 1). Weights are the bandwidths reduced by their gcd when that leaves them
+ * small, else scaled so the fastest node weighs TA_INTERLEAVE_SCALE (each at least 1): every
+ * node's share is within 1/64 of its bandwidth share. Returns 0, or EINVAL when n is 0 or above
+ * TA_INTERLEAVE_MAX_NODES. */
+int ta_tier_interleave_plan(ta_interleave_t *p, const int *nodes, const uint32_t *bw, unsigned n,
+                            ta_place_mode_t mode);
+/* The node[] index the next step of `group` chunks goes to, given the chunks each node has had:
+ * the one whose share, after the step, is furthest below its weight (the lowest index on a tie).
+ * With group 1 this spreads each node's chunks evenly: any stretch is close to the weights. */
+unsigned ta_tier_interleave_pick(const ta_interleave_t *p, const uint64_t *given, uint64_t group);
+/* How many mbind calls (each one kernel mapping) binding `nchunks` chunks takes, from the
+ * counts `given`, when each step covers `group` consecutive chunks. */
+size_t ta_tier_interleave_runs(const ta_interleave_t *p, const uint64_t *given, size_t nchunks, size_t group);
+/* The smallest power-of-two group whose runs fit in `allowed` (at least 1). */
+size_t ta_tier_interleave_group(const ta_interleave_t *p, const uint64_t *given, size_t nchunks, size_t allowed);
+
+/* Most kernel mappings that splitting interleaved regions may add (beyond the one mapping every
+ * region is anyway): 1/8 of the default vm.max_map_count. Each region takes at most half of
+ * what is left, so early regions (the first ~20 GiB of a 10:5:4 plan) are spread hugepage by
+ * hugepage and the total never passes the bound; later regions get coarser steps, down to a
+ * whole region per node, while the counts keep the shares across regions. */
+#define TA_INTERLEAVE_MAPPINGS_MAX 8192
+
+/* Binds the fresh region [addr, addr + size) per plan `p`, in chunks of `chunk` bytes (the
+ * hugepage unit; addr and size multiples of it), continuing from the counts of the previous
+ * regions. Returns 0 or the first mbind error (the rest of the region is still bound as
+ * well as possible). Not thread-safe for one plan: its heap's lock serialises the calls. */
+int ta_tier_place_interleave(ta_interleave_t *p, void *addr, size_t size, size_t chunk);
+/* Mappings the interleaved regions have added so far (for tests and statistics). */
+extern ta_atomic(uint64_t) ta_tier_interleave_mappings;
 
 /* Where the pages of [addr, addr + len) are, from move_pages (ground truth). Nodes above 63
  * are counted in per_node[63]. Returns 0 or the errno of move_pages (ENOSYS under emulators). */

@@ -74,12 +74,17 @@ static void *class_slow(unsigned cls) {
   return p;
 }
 
-/* Plain large blocks follow the tier policy (threshold, ratio) where a far tier exists. */
+/* Plain large blocks follow the tier policy (threshold, ratio, interleave) where a far tier
+ * exists. */
 static ta_arena_t *large_arena(size_t size) {
   /* hotness places every block locally and moves it later (src/bg/migrate.c). */
   if (ta_likely(ta_large_policy.kind == TA_TIER_LOCAL || ta_large_policy.kind == TA_TIER_HOTNESS) ||
       ta_thread_tier > 0)
     return thread_arena();
+  if (ta_large_policy.kind == TA_TIER_INTERLEAVE) {
+    ta_arena_t *spread = ta_arena_interleave(thread_arena()->node);
+    return spread ? spread : thread_arena();
+  }
   int far = ta_arena_far_node(ta_os_current_cpu());
   if (far < 0) return thread_arena();
   uint64_t far_bytes, local_bytes;

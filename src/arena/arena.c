@@ -3,12 +3,14 @@
 
 #include <errno.h>
 
+#include "conf.h"
+
 ta_arena_t *ta_arenas[TA_MAX_ARENAS];
 unsigned ta_narenas;
-ta_node_heap_t *ta_node_heaps[TA_TOPO_MAX_NODE_ID];
+ta_node_heap_t *ta_node_heaps[TA_ARENA_HEAP_IDS];
 unsigned ta_node_heap_count;
 ta_atomic(uint64_t) ta_placement_fallbacks;
-static unsigned heap_nodes[TA_TOPO_MAX_NODES]; /* kernel numbers of the nodes with a heap */
+static unsigned heap_nodes[TA_TOPO_MAX_NODES + TA_TOPO_MAX_INITIATORS]; /* ids of the heaps */
 static uint16_t cpu_home[TA_TOPO_MAX_CPUS];     /* CPU -> node of its heap */
 static const ta_topo_t *boot_topo;                /* the snapshot the heaps were built from */
 static unsigned default_node;
@@ -16,6 +18,10 @@ static unsigned default_node;
 static int place_region(ta_hpa_t *hpa, void *addr, size_t size) {
   ta_node_heap_t *h = ta_node_heaps[hpa->node];
   return ta_tier_place_range(addr, size, (int)hpa->node, h->place);
+}
+
+static int place_interleaved(ta_hpa_t *hpa, void *addr, size_t size) {
+  return ta_tier_place_interleave(ta_node_heaps[hpa->node]->plan, addr, size, ta_hpa_geometry.unit_size);
 }
 
 static ta_node_heap_t *heap_new(unsigned node, unsigned narenas, ta_place_mode_t place,
@@ -43,6 +49,41 @@ static ta_node_heap_t *heap_new(unsigned node, unsigned narenas, ta_place_mode_t
   return h;
 }
 
+/* tier_policy:interleave: for each CPU node, one heap whose regions are spread over the nodes of
+ * tiers tier_interleave_first..tier_interleave_last as that node ranks them, weighted by the
+ * HMAT bandwidth from it (equal where any is unknown). */
+static int interleave_boot(const ta_topo_t *topo, ta_place_mode_t place, uint64_t decay_ns,
+                           unsigned break_pct) {
+  unsigned id = TA_TOPO_MAX_NODE_ID;
+  for (unsigned i = 0; i < topo->ninitiators; i++) {
+    const ta_topo_initiator_t *in = &topo->initiator[i];
+    ta_node_heap_t *home = in->home != TA_TOPO_NONE ? ta_node_heaps[topo->node[in->home].os_index] : NULL;
+    if (!home || home->interleave) continue;
+    int nodes[TA_INTERLEAVE_MAX_NODES];
+    uint32_t bw[TA_INTERLEAVE_MAX_NODES];
+    unsigned n = 0;
+    for (unsigned r = 0; r < in->nrank && n < TA_INTERLEAVE_MAX_NODES; r++) {
+      unsigned os = (unsigned)topo->node[in->rank[r]].os_index;
+      if (in->group[r] < ta_conf.tier_interleave_first || in->group[r] > ta_conf.tier_interleave_last ||
+          !ta_node_heaps[os])
+        continue;
+      nodes[n] = (int)os;
+      bw[n++] = topo->bandwidth[in->home][in->rank[r]];
+    }
+    if (n == 0) continue; /* this node ranks no such tiers: its large blocks stay local */
+    ta_interleave_t *plan = ta_meta_alloc(sizeof(*plan));
+    if (!plan) return ENOMEM;
+    ta_tier_interleave_plan(plan, nodes, bw, n, place);
+    ta_node_heap_t *h = heap_new(id++, 1, place, decay_ns, break_pct);
+    if (!h) return ENOMEM;
+    h->cpuless = true; /* no thread lives there: frees go straight to the bin */
+    h->plan = plan;
+    h->hpa.place_region = place_interleaved;
+    home->interleave = h;
+  }
+  return 0;
+}
+
 int ta_arena_boot(const ta_topo_t *topo, unsigned per_node, ta_place_mode_t place,
                   uint64_t decay_ns, unsigned break_pct) {
   ta_size_class_init();
@@ -53,8 +94,12 @@ int ta_arena_boot(const ta_topo_t *topo, unsigned per_node, ta_place_mode_t plac
    * started under a memory policy (numactl --membind, --preferred, --interleave) keeps it:
    * binding our regions would override what the operator asked for. */
   int task_mode = 0;
-  if (topo->nnodes <= 1 || ncpu_nodes <= 1) place = TA_PLACE_NONE;
+  if (topo->nnodes <= 1) place = TA_PLACE_NONE;
   else if (ta_os_task_policy(&task_mode) == 0 && task_mode != 0) place = TA_PLACE_NONE;
+  /* One CPU node with far memory (a socket with CXL expanders): its own heap needs no binding
+   * (first touch is local), but far-tier and interleave heaps do, or their pages would land on
+   * the CPU's node at first touch. */
+  ta_place_mode_t cpu_place = ncpu_nodes <= 1 ? TA_PLACE_NONE : place;
   /* A heap for each usable node that is home to some allowed CPUs. */
   for (unsigned i = 0; i < topo->ninitiators; i++) {
     const ta_topo_initiator_t *in = &topo->initiator[i];
@@ -64,7 +109,7 @@ int ta_arena_boot(const ta_topo_t *topo, unsigned per_node, ta_place_mode_t plac
     unsigned cpus = 0;
     for (unsigned j = 0; j < topo->ninitiators; j++)
       if (topo->initiator[j].home == in->home) cpus += topo->initiator[j].ncpus;
-    if (!heap_new(node, per_node ? per_node : (cpus ? cpus : 1), place, decay_ns, break_pct))
+    if (!heap_new(node, per_node ? per_node : (cpus ? cpus : 1), cpu_place, decay_ns, break_pct))
       return ENOMEM;
   }
   /* Far tiers: every other usable node some CPU ranks (CXL, PMEM, memory-only nodes), with one
@@ -81,6 +126,9 @@ int ta_arena_boot(const ta_topo_t *topo, unsigned per_node, ta_place_mode_t plac
       h->cpuless = true;
     }
   }
+  if (ta_conf.tier_policy == TA_TIER_INTERLEAVE && place != TA_PLACE_NONE &&
+      interleave_boot(topo, place, decay_ns, break_pct) != 0)
+    return ENOMEM;
   if (ta_node_heap_count == 0) {
     /* No initiator has local memory (every CPU is memoryless): one heap, first-touch. */
     unsigned node = topo->nnodes ? (unsigned)topo->node[0].os_index : 0;
@@ -155,6 +203,11 @@ int ta_arena_node_tier(int cpu, unsigned node) {
 
 unsigned ta_arena_home_node(int cpu) {
   return cpu >= 0 && cpu < TA_TOPO_MAX_CPUS ? cpu_home[cpu] : default_node;
+}
+
+ta_arena_t *ta_arena_interleave(unsigned node) {
+  ta_node_heap_t *h = node < TA_TOPO_MAX_NODE_ID ? ta_node_heaps[node] : NULL;
+  return h && h->interleave ? ta_arenas[h->interleave->first_arena] : NULL;
 }
 
 ta_arena_t *ta_arena_choose(unsigned node) {

@@ -38,11 +38,19 @@ typedef struct ta_node_heap {
   ta_place_mode_t place;
   bool cpuless;                /* a far tier (CXL, PMEM, remote memory-only): no thread lives here */
   ta_atomic(uint64_t) large_nmalloc, large_nfree, large_live_bytes;
+  struct ta_node_heap *interleave; /* CPU node heaps under tier_policy:interleave: where plain
+                                      large blocks go; NULL otherwise */
+  ta_interleave_t *plan;           /* an interleave heap's nodes and weights (its cursor moves
+                                      under the hpa lock), else NULL */
 } ta_node_heap_t;
+
+/* Heap ids: kernel node numbers, then one id per interleave heap (TA_TOPO_MAX_NODE_ID + k),
+ * which spreads its regions over several nodes (tier_policy:interleave). */
+#define TA_ARENA_HEAP_IDS (TA_TOPO_MAX_NODE_ID + TA_TOPO_MAX_INITIATORS)
 
 extern ta_arena_t *ta_arenas[TA_MAX_ARENAS];
 extern unsigned ta_narenas;
-extern ta_node_heap_t *ta_node_heaps[TA_TOPO_MAX_NODE_ID];
+extern ta_node_heap_t *ta_node_heaps[TA_ARENA_HEAP_IDS];
 extern unsigned ta_node_heap_count;
 extern ta_atomic(uint64_t) ta_placement_fallbacks; /* counted by the placement API */
 
@@ -69,6 +77,11 @@ void ta_arena_large_split(uint64_t *far_bytes, uint64_t *local_bytes);
 
 /* The tier `node` is on from `cpu`'s point of view; -1 when it is not ranked. */
 int ta_arena_node_tier(int cpu, unsigned node);
+
+/* The arena of the interleave heap that serves plain large blocks of threads on CPU node
+ * `node` under tier_policy:interleave; NULL when there is none (another policy, one node, or the
+ * process runs under an operator's memory policy). */
+ta_arena_t *ta_arena_interleave(unsigned node);
 
 /* The arena for a thread on `node`: round-robin over the node's set. */
 ta_arena_t *ta_arena_choose(unsigned node);

@@ -1,25 +1,9 @@
 # Shared by the tools tests (sourced, bash): temp folder, processes and /dev/shm files removed by
 # an EXIT trap, and `expect_run` to check a command's status and output.
-set -u
-TEST_NAME=$(basename "$0" .sh)
-PY=/usr/bin/python3
+TA_WORK_PREFIX=tools-
+. "$(dirname "${BASH_SOURCE[0]}")/../lib/common.sh"
 HERE=$(cd "$(dirname "$0")" && pwd)
-WORK=$(mktemp -d "${TMPDIR:-/tmp}/ta-tools-$TEST_NAME.XXXXXX")
-CLEANUP_PIDS=""
-CLEANUP_FILES=""
-cleanup() {
-  for pid in $CLEANUP_PIDS; do kill -9 "$pid" 2>/dev/null; done
-  for f in $CLEANUP_FILES; do rm -f "$f"; done
-  rm -rf "$WORK"
-}
-trap cleanup EXIT
-trap 'exit 130' INT TERM
 
-fail() {
-  echo "FAIL [$TEST_NAME]: $*" >&2
-  exit 1
-}
-note() { echo "[$TEST_NAME] $*"; }
 skip() {
   echo "SKIP [$TEST_NAME]: $*"
   exit 77
@@ -45,16 +29,6 @@ expect_in() {
 }
 
 expect_empty() { [ ! -s "$1" ] || { head -20 "$1" >&2; fail "$2: expected no output"; }; }
-
-# wait_for SECONDS CMD...: polls CMD until it succeeds.
-wait_for() {
-  local deadline=$(($(date +%s) + $1))
-  shift
-  until "$@" >/dev/null 2>&1; do
-    [ "$(date +%s)" -lt "$deadline" ] || return 1
-    sleep 0.1
-  done
-}
 
 # "${AS_NOBODY[@]}" CMD...: runs CMD as the unprivileged user nobody (root only).
 AS_NOBODY=(setpriv --reuid=nobody --regid=nogroup --clear-groups --)

@@ -106,6 +106,26 @@ def redis_phases(quick, scale=1.0):
     ]
 
 
+
+def _succeeded(record, ops, seconds, cpu, mem, extra):
+    """Fills a server run's record once the load, the flush and the idle watch went well."""
+    steady, freed, idle_end, series = mem
+    record.update({"ok": True, "ops": ops, "seconds": round(seconds, 4),
+                   "ops_per_s": ops / seconds if seconds else 0, "cpu_seconds": cpu,
+                   "ops_per_cpu_s": ops / cpu if cpu else None, "idle": series,
+                   "mem": {"steady": steady, "freed": freed, "idle_end": idle_end}, "extra": extra})
+
+
+def _stop(server, tmp, record):
+    """Whatever happened: the server is gone, its usage recorded, its files removed."""
+    if server.status is None:
+        server.kill()
+        server.reap(10)
+        if "wall_s" not in record:
+            record.update(server.usage())
+    shutil.rmtree(tmp, ignore_errors=True)
+
+
 def run_redis(allocator, base_env, quick, idle_s, shim_lib, timeout, scale=1.0):
     server_bin, bench_bin = shutil.which("redis-server"), shutil.which("redis-benchmark")
     if not server_bin or not bench_bin:
@@ -163,20 +183,12 @@ def run_redis(allocator, base_env, quick, idle_s, shim_lib, timeout, scale=1.0):
         record.update(server.usage())
         if code != 0:
             raise RuntimeError(f"redis-server exited with {code}")
-        record.update({"ok": True, "ops": ops, "seconds": round(seconds, 4),
-                       "ops_per_s": ops / seconds if seconds else 0, "cpu_seconds": cpu,
-                       "ops_per_cpu_s": ops / cpu if cpu else None, "idle": series,
-                       "mem": {"steady": steady, "freed": freed, "idle_end": idle_end},
-                       "extra": {"rps": per_test, "idle_s": idle_s}})
+        _succeeded(record, ops, seconds, cpu, (steady, freed, idle_end, series),
+                   {"rps": per_test, "idle_s": idle_s})
     except (RuntimeError, OSError, subprocess.SubprocessError, ValueError) as e:
         record["error"] = str(e)
     finally:
-        if server.status is None:
-            server.kill()
-            server.reap(10)
-            if "wall_s" not in record:
-                record.update(server.usage())
-        shutil.rmtree(tmp, ignore_errors=True)
+        _stop(server, tmp, record)
     return record
 
 
@@ -246,20 +258,12 @@ def run_memcached(allocator, base_env, quick, idle_s, timeout, scale=1.0):
         record.update(server.usage())
         if code not in (0, -signal.SIGTERM):
             raise RuntimeError(f"memcached exited with {code}")
-        record.update({"ok": True, "ops": ops, "seconds": round(seconds, 4), "ops_per_s": ops / seconds,
-                       "cpu_seconds": cpu, "ops_per_cpu_s": ops / cpu if cpu else None,
-                       "flush_s": round(flush_s, 4), "idle": series,
-                       "mem": {"steady": steady, "freed": freed, "idle_end": idle_end},
-                       "extra": dict(stats, idle_s=idle_s)})
+        record["flush_s"] = round(flush_s, 4)
+        _succeeded(record, ops, seconds, cpu, (steady, freed, idle_end, series), dict(stats, idle_s=idle_s))
     except (RuntimeError, OSError, subprocess.SubprocessError, ValueError) as e:
         record["error"] = str(e)
     finally:
-        if server.status is None:
-            server.kill()
-            server.reap(10)
-            if "wall_s" not in record:
-                record.update(server.usage())
-        shutil.rmtree(tmp, ignore_errors=True)
+        _stop(server, tmp, record)
     return record
 
 
