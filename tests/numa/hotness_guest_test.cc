@@ -24,6 +24,8 @@
 #include <thread>
 #include <vector>
 
+#include "ctl_stat.h"
+
 namespace {
 
 using Clock = std::chrono::steady_clock;
@@ -36,15 +38,7 @@ void pin_cpu(int cpu) {
   sched_yield();
 }
 
-uint64_t stat(const char *name) {
-  uint64_t e = 1;
-  size_t len = sizeof(e);
-  tieralloc_ctl("epoch", &e, &len, &e, sizeof(e));
-  uint64_t v = 0;
-  len = sizeof(v);
-  EXPECT_EQ(tieralloc_ctl(name, &v, &len, nullptr, 0), 0) << name;
-  return v;
-}
+using ta_test::stat;
 
 uint64_t checksum(const unsigned char *p, size_t n) {
   uint64_t h = 1469598103934665603ull;
