@@ -189,6 +189,23 @@ bool ta_tcache_holds(const ta_tcache_t *tc, unsigned cls, const void *p) {
   return false;
 }
 
+bool ta_tcache_others_hold(const ta_tcache_t *self, unsigned cls, const void *p) {
+  bool found = false;
+  ta_mutex_lock(&list_lock);
+  for (ta_list_t *l = live_caches.next; l != &live_caches && !found; l = l->next) {
+    const ta_tcache_t *tc = ta_list_entry(l, ta_tcache_t, link);
+    if (tc == self) continue;
+    /* Read while its thread pushes and pops: a racy read of metadata that is never unmapped
+     * while the cache is on the list. A block that moves while we look may be missed (the
+     * call is let through, as before), never misreported: it was in that cache and marked. */
+    const volatile ta_cache_bin_t *bin = &tc->bins[cls];
+    uint32_t n = bin->count < bin->max ? bin->count : bin->max;
+    for (uint32_t i = 0; i < n && !found; i++) found = ((void *const volatile *)bin->slots)[i] == p;
+  }
+  ta_mutex_unlock(&list_lock);
+  return found;
+}
+
 void ta_tcache_flush_self(void) {
   ta_tcache_t *tc = ta_tcache_self;
   if (tc != &ta_tcache_empty) flush_all(tc);

@@ -110,6 +110,10 @@ void ta_tcache_free_remote(ta_tcache_t *tc, void *p, unsigned node);
 /* Whether p (an object of a slab, holding its free mark) is in this cache: in its class's
  * stack or the remote batch. A scan, for free's slow path only. */
 bool ta_tcache_holds(const ta_tcache_t *tc, unsigned cls, const void *p);
+/* Whether another live thread's cache holds p in its class-cls stack: a scan of every cache
+ * under the list lock, for free's slow path when p holds its free mark (a double free whose
+ * first free went into another thread's cache). */
+bool ta_tcache_others_hold(const ta_tcache_t *self, unsigned cls, const void *p);
 /* Returns every cached object of the calling thread to the arenas. */
 void ta_tcache_flush_self(void);
 

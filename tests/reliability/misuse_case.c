@@ -104,6 +104,26 @@ static void interior_small_body(void) {
   say("interior free returned");
 }
 
+/* Thread B frees a block into its own cache and stays alive (its cache is not flushed) until
+ * main has freed the block again. */
+static void *freed_by_b;
+static pthread_mutex_t b_lock = PTHREAD_MUTEX_INITIALIZER;
+static pthread_cond_t b_cond = PTHREAD_COND_INITIALIZER;
+static int b_stage;
+
+static void *thread_b(void *arg) {
+  (void)arg;
+  void *own = M(64); /* B's first call makes its cache */
+  pthread_mutex_lock(&b_lock);
+  free(freed_by_b);
+  b_stage = 1;
+  pthread_cond_broadcast(&b_cond);
+  while (b_stage != 2) pthread_cond_wait(&b_cond, &b_lock);
+  pthread_mutex_unlock(&b_lock);
+  free(own);
+  return NULL;
+}
+
 static void run_in_thread(void (*body)(void)) {
   pthread_t t;
   pthread_create(&t, NULL, exit_thread, (void *)body);
@@ -149,6 +169,22 @@ int main(int argc, char **argv) {
   } else if (!strcmp(c, "foreign-stack-pointer")) {
     char local[64];
     free(launder(local));
+  } else if (!strcmp(c, "double-free-small-other-cache")) {
+    freed_by_b = M(64);
+    pthread_t b;
+    pthread_create(&b, NULL, thread_b, NULL);
+    pthread_mutex_lock(&b_lock);
+    while (b_stage != 1) pthread_cond_wait(&b_cond, &b_lock);
+    pthread_mutex_unlock(&b_lock);
+    free(launder(freed_by_b));
+    say("second free returned");
+    void *mine = M(64);
+    say(mine == freed_by_b ? "this thread got the block B's cache also holds" : "this thread got another block");
+    pthread_mutex_lock(&b_lock);
+    b_stage = 2;
+    pthread_cond_broadcast(&b_cond);
+    pthread_mutex_unlock(&b_lock);
+    pthread_join(b, NULL);
   } else if (!strcmp(c, "double-free-small-far")) {
     /* The first free is long gone from the cache's top: 200 other blocks were freed after it,
      * so it has been flushed to its slab. */

@@ -151,6 +151,12 @@ TEST(Misuse, DoubleFreeInAThreadThatThenExits) {
     expect_abort_sound("double-free-small-thread-exit", debug, small_msg("double free"), "third free returned");
 }
 
+TEST(Misuse, DoubleFreeWhileTheBlockIsInAnotherThreadsCache) {
+  // Thread B freed the block into its own cache and is still alive; this thread frees it again.
+  for (bool debug : {false, true})
+    expect_abort("double-free-small-other-cache", debug, small_msg("double free"));
+}
+
 TEST(Misuse, InteriorPointerSmall) {
   for (bool debug : {false, true}) {
     expect_abort_sound("interior-small", debug, small_msg("pointer inside an object, not its start"),
