@@ -12,8 +12,10 @@
 
 #include <pthread.h>
 #include <string.h>
+#include <sys/auxv.h>
 
 ta_tcache_t ta_tcache_empty;
+uintptr_t ta_tcache_free_mark;
 __thread ta_tcache_t *ta_tcache_self __attribute__((tls_model("initial-exec"))) = &ta_tcache_empty;
 /* Set once a thread's cache is torn down at exit, so destructors that run later (C++
  * thread_local objects, other libraries' keys) are served without re-creating it. */
@@ -96,8 +98,19 @@ static void destroy(void *arg) {
   ta_meta_free(tc, tc->alloc_size);
 }
 
+/* The free-mark key: the kernel's 16 random bytes for this process (read without allocating),
+ * or, where there are none, the clock and an address. Odd, so no mark is ever 0 (the value a
+ * hand-out leaves). */
+static uintptr_t mark_key(void) {
+  uintptr_t key = (uintptr_t)ta_os_now_ns() ^ (uintptr_t)&exit_key;
+  const void *random = (const void *)getauxval(AT_RANDOM);
+  if (random) __builtin_memcpy(&key, (const char *)random + 8, sizeof(key));
+  return key | 1;
+}
+
 int ta_tcache_boot(bool enabled) {
   caching = enabled;
+  if (!ta_tcache_free_mark) ta_tcache_free_mark = mark_key();
   return enabled ? pthread_key_create(&exit_key, destroy) : 0;
 }
 
@@ -111,10 +124,13 @@ ta_tcache_t *ta_tcache_get(void) {
   tc = ta_meta_alloc(size);
   if (!tc) return NULL;
   tc->alloc_size = size;
+  tc->free_mark = ta_tcache_free_mark;
   void **slots = (void **)(tc + 1);
   for (unsigned c = 0; c < TA_NCLASSES; c++) {
     tc->bins[c].slots = slots;
     tc->bins[c].max = slots_for(c);
+    tc->bins[c].start_mul = ta_class_info[c].start_mul;
+    tc->bins[c].start_limit = ta_class_info[c].start_limit;
     slots += tc->bins[c].max;
   }
   settle(tc, ta_tcache_target_node());
@@ -181,6 +197,32 @@ void ta_tcache_free_remote(ta_tcache_t *tc, void *p, unsigned node) {
   tc->remote_node = (uint16_t)node;
   tc->remote[tc->nremote++] = p;
   if (tc->nremote == TA_REMOTE_BATCH) send_remote(tc);
+}
+
+bool ta_tcache_holds(const ta_tcache_t *tc, unsigned cls, const void *p) {
+  const ta_cache_bin_t *bin = &tc->bins[cls];
+  for (uint32_t i = bin->count; i-- > 0;)
+    if (bin->slots[i] == p) return true;
+  for (uint32_t i = 0; i < tc->nremote; i++)
+    if (tc->remote[i] == p) return true;
+  return false;
+}
+
+bool ta_tcache_others_hold(const ta_tcache_t *self, unsigned cls, const void *p) {
+  bool found = false;
+  ta_mutex_lock(&list_lock);
+  for (ta_list_t *l = live_caches.next; l != &live_caches && !found; l = l->next) {
+    const ta_tcache_t *tc = ta_list_entry(l, ta_tcache_t, link);
+    if (tc == self) continue;
+    /* Read while its thread pushes and pops: a racy read of metadata that is never unmapped
+     * while the cache is on the list. A block that moves while we look may be missed (the
+     * call is let through, as before), never misreported: it was in that cache and marked. */
+    const volatile ta_cache_bin_t *bin = &tc->bins[cls];
+    uint32_t n = bin->count < bin->max ? bin->count : bin->max;
+    for (uint32_t i = 0; i < n && !found; i++) found = ((void *const volatile *)bin->slots)[i] == p;
+  }
+  ta_mutex_unlock(&list_lock);
+  return found;
 }
 
 void ta_tcache_flush_self(void) {
