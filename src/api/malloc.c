@@ -24,25 +24,35 @@ static void free_slow(void *p, ta_extent_t *ext);
 void *ta_malloc(size_t size) {
   if (ta_likely(size <= TA_SMALL_MAX)) {
     ta_cache_bin_t *bin = &ta_tcache_self->bins[ta_size_class_of(size)];
-    if (ta_likely(bin->count != 0)) return bin->slots[--bin->count];
+    if (ta_likely(bin->count != 0)) {
+      void *p = bin->slots[--bin->count];
+      ta_tcache_unmark(p); /* handed out: no longer free (see the free marks in tcache.h) */
+      return p;
+    }
   }
   return malloc_slow(size);
 }
 
+/* Before a block enters the cache, two checks keep a bad pointer from ever being handed out:
+ * it must be an object's start (an interior pointer is refused), and it must not hold its free
+ * mark (a block still free: a double free, however many frees ago). Either failing goes to the
+ * slow path, which tells a real misuse from a chance match and aborts before any state changes. */
 void ta_free(void *p) {
   ta_extent_t *ext = ta_pagemap_lookup(p);
   if (ta_likely(ext != NULL)) {
     ta_tcache_t *tc = ta_tcache_self;
     uint32_t header = ta_extent_header(ext);
     if (ta_likely((header & TA_EXTENT_KEY_MASK) == tc->slab_key)) { /* a slab of this node */
-      ta_cache_bin_t *bin = &tc->bins[(header >> 8) & 0xff];
-      void **top = bin->slots + bin->count;
-      /* top[-1] == p: the block freed just before, again (the common double free). With an
-       * empty stack top[-1] is the previous class's last slot, or the cache's own last word,
-       * and never holds p. */
-      if (ta_likely(bin->count != bin->max && top[-1] != p)) {
-        *top = p;
-        bin->count++;
+      unsigned cls = (header >> 8) & 0xff;
+      ta_cache_bin_t *bin = &tc->bins[cls];
+      uint32_t count = bin->count;
+      void **slots = bin->slots; /* read before the mark's store, which may alias anything */
+      uintptr_t key = tc->free_mark;
+      if (ta_likely(count != bin->max && ta_cache_bin_is_object_start(bin, ext, p) &&
+                    !ta_tcache_is_marked(p, key))) {
+        ta_tcache_mark(p, key);
+        slots[count] = p;
+        bin->count = count + 1;
         return;
       }
     }
@@ -71,6 +81,7 @@ static void *class_slow(unsigned cls) {
   void *p = tc ? ta_tcache_refill(tc, cls) : ta_arena_alloc_small(thread_arena(), cls);
   if (!p) errno = ENOMEM;
   else if (ta_unlikely(ta_conf.debug)) memset(p, JUNK_ALLOC, ta_size_class_size(cls));
+  else ta_tcache_unmark(p); /* the refill's pop did already; a bin's object has its mark */
   return p;
 }
 
@@ -121,9 +132,32 @@ static TA_COLD void invalid_free(void *p, const char *what) {
                "start of a block)", what, p);
 }
 
-static TA_COLD void double_free(void *p, ta_extent_t *ext) {
-  ta_log_fatal("free of %p (size class %u, %zu bytes): double free", p, ext->size_class,
-               ta_size_class_size(ext->size_class));
+static TA_COLD void small_misuse(const char *fn, void *p, ta_extent_t *ext, const char *what) {
+  ta_log_fatal("%s of %p (size class %u, %zu bytes): %s", fn, p, ext->size_class,
+               ta_size_class_size(ext->size_class), what);
+}
+
+/* Whether p, an object start in slab `ext`, is free now. Default mode: only a block holding its
+ * free mark can be, and it is when a thread cache holds it (this thread's, then the others') or
+ * its slab's free map says so. A marked block found nowhere is in a remote queue or holds the
+ * mark's bytes by chance: it is let through. Debug mode has no caches: the free map alone
+ * answers. */
+static bool small_is_free(ta_extent_t *ext, void *p) {
+  ta_bin_t *bin = &ta_arenas[ext->arena]->bins[ext->size_class];
+  if (ta_unlikely(ta_conf.debug)) return !ta_bin_is_live(bin, ext, p);
+  if (!ta_tcache_is_marked(p, ta_tcache_free_mark)) return false;
+  ta_tcache_t *tc = ta_tcache_self;
+  if (tc != &ta_tcache_empty && ta_tcache_holds(tc, ext->size_class, p)) return true;
+  return !ta_bin_is_live(bin, ext, p) || ta_tcache_others_hold(tc, ext->size_class, p);
+}
+
+/* Checks a small block passed to `fn` and aborts, before anything changes, when it is not a
+ * live object's start. */
+static void small_check(const char *fn, ta_extent_t *ext, void *p) {
+  if (ta_unlikely(ta_slab_index(ext, p) == UINT32_MAX))
+    small_misuse(fn, p, ext, "pointer inside an object, not its start");
+  if (ta_unlikely(small_is_free(ext, p)))
+    small_misuse(fn, p, ext, fn[0] == 'f' ? "double free" : "already freed");
 }
 
 static TA_NOINLINE void free_slow(void *p, ta_extent_t *ext) {
@@ -139,14 +173,11 @@ static TA_NOINLINE void free_slow(void *p, ta_extent_t *ext) {
     ta_background_after_free();
     return;
   }
+  small_check("free", ext, p);
+  if (ta_unlikely(ta_conf.debug)) memset(p, JUNK_FREE, ta_size_class_size(ext->size_class));
+  ta_tcache_mark(p, ta_tcache_free_mark);
   ta_tcache_t *tc = ta_tcache_self;
   if (tc == &ta_tcache_empty) {
-    if (ta_unlikely(ta_conf.debug)) {
-      /* The bin checks the free map before anything is written: junk only a live object. */
-      ta_arena_t *a = ta_arenas[ext->arena];
-      if (ta_bin_is_live(&a->bins[ext->size_class], ext, p))
-        memset(p, JUNK_FREE, ta_size_class_size(ext->size_class));
-    }
     ta_arena_flush(ext->size_class, &p, 1); /* no cache (disabled, thread exiting): straight home */
   } else if (ext->node != tc->node) {
     if (ta_node_heaps[ext->node]->cpuless) {
@@ -156,8 +187,6 @@ static TA_NOINLINE void free_slow(void *p, ta_extent_t *ext) {
       return;
     }
   } else {
-    ta_cache_bin_t *bin = &tc->bins[ext->size_class];
-    if (bin->count && bin->slots[bin->count - 1] == p) double_free(p, ext);
     ta_tcache_flush_push(tc, ext->size_class, p);
   }
   ta_background_after_free();
@@ -268,9 +297,7 @@ void *ta_realloc(void *p, size_t size) {
     if (!ta_boot_owns(p)) invalid_free(p, "realloc");
     old = ta_boot_usable(p);
   } else if (ext->kind == TA_EXTENT_SLAB) {
-    if (ta_unlikely(ta_conf.debug) &&
-        !ta_bin_is_live(&ta_arenas[ext->arena]->bins[ext->size_class], ext, p))
-      invalid_free(p, "realloc");
+    small_check("realloc", ext, p);
     old = ta_size_class_size(ext->size_class);
     if (size <= TA_SMALL_MAX && ta_size_class_of(size) == ext->size_class) return p;
   } else {

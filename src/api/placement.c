@@ -30,6 +30,7 @@ static void *alloc_on(unsigned node, size_t align, size_t size, unsigned flags) 
     unsigned cls = ta_size_class_aligned(size, align);
     if (cls < TA_NCLASSES) {
       p = ta_arena_alloc_small(arena, cls);
+      if (p) ta_tcache_unmark(p); /* handed out: see the free marks in tcache.h */
       if (p && zero) memset(p, 0, size);
       if (!p) errno = ENOMEM;
       return p;

@@ -48,6 +48,9 @@ void ta_size_class_init(void) {
     ta_class_info_t *ci = &ta_class_info[c];
     ci->div_magic = (uint32_t)(((uint64_t)1 << 32) / ci->size + 1);
     slab_geometry(ci);
+    /* floor(2^64 / size) + 1; UINT64_MAX / size falls one short when size divides 2^64 */
+    ci->start_mul = UINT64_MAX / ci->size + (UINT64_MAX % ci->size == ci->size - 1) + 1;
+    ci->start_limit = (uint64_t)ci->nobjs * (ci->start_mul * ci->size); /* e: the product wraps */
   }
   /* Lookup: entry i stands for sizes (16(i-1), 16i]: the smallest class of at least 16i. */
   unsigned cls = 0;

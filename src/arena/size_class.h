@@ -27,6 +27,13 @@ typedef struct {
   uint32_t slab_pages;  /* base pages per slab */
   uint32_t nobjs;       /* objects per slab */
   uint32_t div_magic;   /* offset / size == (offset * div_magic) >> 32 for object offsets */
+  /* The object-start test in one multiply and one compare: with c = floor(2^64 / size) + 1
+   * and e = c * size - 2^64 (1 <= e <= size), an offset k * size + r below 2^32 times c is
+   * k * e + r * c (mod 2^64), which is at least c > 2^47 when r != 0 and k * e otherwise. So
+   * offset * start_mul (mod 2^64) < start_limit exactly when the offset is that of object k <
+   * nobjs (the divisibility test of Lemire, Kaser and Kurz 2019, with the bound folded in). */
+  uint64_t start_mul;   /* c */
+  uint64_t start_limit; /* nobjs * e */
 } ta_class_info_t;
 
 extern TA_HIDDEN ta_class_info_t ta_class_info[TA_NCLASSES];

@@ -27,9 +27,9 @@ ta_atomic(int) ta_migrate_access_kind = TA_OS_ACCESS_NONE;
 
 static ta_atomic(int) busy;
 static uint64_t next_round_ns;
-static bool far_node[TA_TOPO_MAX_NODE_ID];
-static int16_t promote_to[TA_TOPO_MAX_NODE_ID];           /* far node -> the CPU node it serves */
-static int16_t demote_chain[TA_TOPO_MAX_NODE_ID][MAX_CHAIN]; /* CPU node -> far nodes, farthest first */
+static bool far_node[TA_ARENA_HEAP_IDS]; /* by heap id (interleave heaps count as far) */
+static int16_t promote_to[TA_ARENA_HEAP_IDS];           /* far node -> the CPU node it serves */
+static int16_t demote_chain[TA_ARENA_HEAP_IDS][MAX_CHAIN]; /* CPU node -> far nodes, farthest first */
 
 /* One round's working set, owned by the single stepping thread (busy). */
 static ta_extent_t *pinned[WINDOW];

@@ -17,10 +17,24 @@ typedef struct ta_cache_bin {
   void **slots;    /* slots[0..count) are cached objects, the top is slots[count - 1] */
   uint32_t count;
   uint32_t max;    /* 0 in the empty cache: every push and pop misses */
+  /* The class's start_mul and start_limit (size_class.h), copied here so free's object-start
+   * test reads the line it reads anyway. */
+  uint64_t start_mul;
+  uint64_t start_limit;
 } ta_cache_bin_t;
+
+/* Whether p, which the pagemap maps to `slab` of this bin's class, is the start of an object:
+ * ta_slab_index(slab, p) != UINT32_MAX in one multiply and one compare (the offset is below the
+ * slab's length, so below 2^32, as the test in size_class.h needs). */
+TA_INLINE bool ta_cache_bin_is_object_start(const ta_cache_bin_t *bin, const ta_extent_t *slab,
+                                            const void *p) {
+  uint64_t off = (uintptr_t)p - (uintptr_t)slab->addr;
+  return off * bin->start_mul < bin->start_limit;
+}
 
 typedef struct ta_tcache {
   uint32_t slab_key;   /* ta_extent_slab_key(node); 0 in the empty cache, so frees miss */
+  uintptr_t free_mark; /* ta_tcache_free_mark, here so free's fast path finds it beside slab_key */
   ta_cache_bin_t bins[TA_NCLASSES];
   uint16_t node;
   ta_arena_t *arena;
@@ -28,21 +42,43 @@ typedef struct ta_tcache {
   size_t alloc_size;
   uint32_t events;     /* slow-path events since the last trim */
   uint64_t active[(TA_NCLASSES + 63) / 64]; /* classes with a slow-path event since then */
+  uint64_t refilled[(TA_NCLASSES + 63) / 64]; /* classes refilled since their last flush */
   /* Objects of another node, collected here and sent home as one batch. */
   uint32_t nremote;
   uint16_t remote_node;
-  void *remote[TA_REMOTE_BATCH];  /* last member: the free fast path may read past a stack's
-                                     bottom into it, see ta_free */
+  void *remote[TA_REMOTE_BATCH];
 } ta_tcache_t;
 
 extern ta_tcache_t ta_tcache_empty;
+
+/* Free marks. Every small object that is free (in a thread cache, a remote batch or its slab)
+ * holds p ^ ta_tcache_free_mark in its first word, written by free; every hand-out (a pop, or
+ * an object taken straight from a bin) clears that word. So a block passed to free that still
+ * holds its mark was freed and not handed out since: a double free, found with one load and one
+ * compare however far back the first free was. The mark is a hint, never trusted alone: a
+ * program may hold the same bytes by chance, so free's slow path confirms in the thread's cache
+ * and the slab's free map before it reports anything (tcache_owns_free / ta_bin_is_live). The
+ * key is random per process (AT_RANDOM), so a program cannot make a live block look free
+ * without reading freed memory, and the mark is no link: forging it can only send a free to
+ * the slow path, never corrupt a list. */
+extern uintptr_t ta_tcache_free_mark;
+typedef uintptr_t __attribute__((may_alias)) ta_mark_word_t;
+
+TA_INLINE bool ta_tcache_is_marked(const void *p, uintptr_t key) {
+  return *(const ta_mark_word_t *)p == ((uintptr_t)p ^ key);
+}
+TA_INLINE void ta_tcache_mark(void *p, uintptr_t key) { *(ta_mark_word_t *)p = (uintptr_t)p ^ key; }
+TA_INLINE void ta_tcache_unmark(void *p) { *(ta_mark_word_t *)p = 0; }
 extern __thread ta_tcache_t *ta_tcache_self __attribute__((tls_model("initial-exec")));
 
 TA_INLINE void *ta_tcache_pop(ta_tcache_t *tc, unsigned cls) {
   ta_cache_bin_t *bin = &tc->bins[cls];
   if (ta_unlikely(bin->count == 0)) return NULL;
-  return bin->slots[--bin->count];
+  void *p = bin->slots[--bin->count];
+  ta_tcache_unmark(p);
+  return p;
 }
+
 
 TA_INLINE bool ta_tcache_push(ta_tcache_t *tc, unsigned cls, void *p) {
   ta_cache_bin_t *bin = &tc->bins[cls];
@@ -72,6 +108,13 @@ void *ta_tcache_refill(ta_tcache_t *tc, unsigned cls);
 void ta_tcache_flush_push(ta_tcache_t *tc, unsigned cls, void *p);
 /* Frees p, an object of `node` (not the cache's node): it goes into the remote batch. */
 void ta_tcache_free_remote(ta_tcache_t *tc, void *p, unsigned node);
+/* Whether p (an object of a slab, holding its free mark) is in this cache: in its class's
+ * stack or the remote batch. A scan, for free's slow path only. */
+bool ta_tcache_holds(const ta_tcache_t *tc, unsigned cls, const void *p);
+/* Whether another live thread's cache holds p in its class-cls stack: a scan of every cache
+ * under the list lock, for free's slow path when p holds its free mark (a double free whose
+ * first free went into another thread's cache). */
+bool ta_tcache_others_hold(const ta_tcache_t *self, unsigned cls, const void *p);
 /* Returns every cached object of the calling thread to the arenas. */
 void ta_tcache_flush_self(void);
 

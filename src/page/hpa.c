@@ -7,7 +7,9 @@
  *   A free page that is not dirty reads as zero.
  * - FILLER units with a free run sit in buckets[bucket_of(longest_free)]; units with dirty pages
  *   sit on dirty_filler (live data) or dirty_free (wholly free), each ordered by dirty_since.
- * - A wholly free unit with no dirty page is never broken (it was re-advised when purged). */
+ * - A wholly free unit with no dirty page is never broken (it was re-advised when purged).
+ * - kept_since != 0 only on a dirty_filler unit that a purge step kept whole: the start of its
+ *   current dirty stretch (ndirty > 0 without a break since). */
 #include "hpa.h"
 
 #include <errno.h>
@@ -18,6 +20,7 @@
 #include "meta.h"
 
 enum { UNIT_FILLER = 1, UNIT_SPAN = 2, UNIT_FREE = 3 };
+#define KEEP_WHOLE_DECAYS 10
 #define NO_BUCKET 0xffffu
 
 typedef struct ta_hpage {
@@ -30,6 +33,7 @@ typedef struct ta_hpage {
   bool broken;
   bool marked; /* advised MADV_NOHUGEPAGE */
   uint64_t dirty_since;
+  uint64_t kept_since; /* see the invariants; 0 = not kept whole in this dirty stretch */
   uint64_t bits[]; /* used[words], then dirty[words] */
 } ta_hpage_t;
 
@@ -187,6 +191,7 @@ static ta_hpage_t *take_free_unit(ta_hpa_t *hpa) {
     }
   }
   dirty_unlink(hp);
+  hp->kept_since = 0;
   r->nfree_units--;
   hpa->stats.units_in_use++;
   return hp;
@@ -199,7 +204,10 @@ static bool alloc_in_unit(ta_hpa_t *hpa, ta_hpage_t *hp, size_t start, size_t n)
   ta_bitmap_clear_range(dirty_bits(hp), start, n);
   hp->nused += (uint32_t)n;
   hp->ndirty -= (uint32_t)dirty;
-  if (hp->ndirty == 0) dirty_unlink(hp);
+  if (hp->ndirty == 0) {
+    dirty_unlink(hp);
+    hp->kept_since = 0; /* its holes were reused: a kept unit's stretch ends */
+  }
   hpa->stats.active_pages += n;
   hpa->stats.dirty_pages -= dirty;
   filler_update(hpa, hp);
@@ -276,6 +284,7 @@ static void *alloc_span(ta_hpa_t *hpa, size_t n, size_t align_pages, bool *zeroe
     ta_hpage_t *hp = r->units[first + i];
     size_t here = n - i * g->unit_pages < g->unit_pages ? n - i * g->unit_pages : g->unit_pages;
     dirty_unlink(hp);
+    hp->kept_since = 0;
     hp->state = here == g->unit_pages ? UNIT_SPAN : UNIT_FILLER;
     if (hp->state == UNIT_FILLER && hp->ndirty)
       ta_list_push_front(&hpa->dirty_filler, &hp->dirty_link);
@@ -315,7 +324,10 @@ static void free_in_unit(ta_hpa_t *hpa, ta_region_t *r, ta_hpage_t *hp, size_t o
   hp->ndirty += (uint32_t)n;
   hpa->stats.active_pages -= n;
   hpa->stats.dirty_pages += n;
-  if (!was_dirty) hp->dirty_since = now;
+  if (!was_dirty) {
+    hp->dirty_since = now;
+    hp->kept_since = 0;
+  }
   if (hp->nused == 0) {
     dirty_unlink(hp);
     hp->state = UNIT_FREE;
@@ -448,7 +460,12 @@ size_t ta_hpa_purge_step(ta_hpa_t *hpa, uint64_t now, size_t budget, bool force)
     hp->ndirty = 0;
     if (hp->broken) unbreak(hpa, hp);
   }
-  /* Units with live data: purge their free pages only when breaking the hugepage pays. */
+  /* Units with live data: purge their free pages only when breaking the hugepage pays, or when
+   * the unit has been kept whole with dirty pages for KEEP_WHOLE_DECAYS decay periods. Without
+   * that bound, holes in a unit that stays more than break_pct used were kept resident for
+   * ever, and a long-running server whose long-lived objects spread over more units grew by
+   * those holes round after round. Ten periods: a hole that is reused within them (the common
+   * case for a hot unit) never breaks the hugepage. */
   /* Units that cannot be purged now go back to the tail; visiting each unit at most once per
    * step keeps a failing MADV_DONTNEED (or a decay of 0) from looping with the lock held. */
   size_t visits = 0, limit = 0;
@@ -460,7 +477,11 @@ size_t ta_hpa_purge_step(ta_hpa_t *hpa, uint64_t now, size_t budget, bool force)
     l = l->next;
     if (is_migrating(hpa, hp)) continue;
     dirty_unlink(hp);
-    if (force || ta_decay_should_break(hp->nused, g->unit_pages, hpa->break_pct, hp->broken || !g->hugepages)) {
+    bool stale = hp->kept_since && now - hp->kept_since >= KEEP_WHOLE_DECAYS * hpa->decay_ns;
+    if (force || stale ||
+        ta_decay_should_break(hp->nused, g->unit_pages, hpa->break_pct, hp->broken || !g->hugepages)) {
+      hp->kept_since = 0;
+      if (stale) hpa->stats.stale_breaks++;
       if (!hp->broken && g->hugepages) mark_broken(hpa, hp);
       purged += purge_dirty_runs(hpa, hp);
       if (hp->ndirty) { /* a purge failed: try again later */
@@ -469,6 +490,7 @@ size_t ta_hpa_purge_step(ta_hpa_t *hpa, uint64_t now, size_t budget, bool force)
       }
     } else {
       /* Kept whole: look again after another decay period. */
+      if (!hp->kept_since) hp->kept_since = hp->dirty_since ? hp->dirty_since : 1;
       hp->dirty_since = now;
       ta_list_push_back(&hpa->dirty_filler, &hp->dirty_link);
     }

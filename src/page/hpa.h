@@ -10,7 +10,8 @@
  *
  * Freed pages stay resident ("dirty") for dirty_decay_ms, for reuse; ta_hpa_purge_step then
  * returns them. A whole free unit is purged as a whole and stays hugepage-advised. Free pages
- * inside a unit that still holds live data are purged only when ta_decay_should_break agrees;
+ * inside a unit that still holds live data are purged only when ta_decay_should_break agrees,
+ * or once the unit has been kept whole with dirty pages for ten decay periods;
  * the unit is then marked MADV_NOHUGEPAGE so khugepaged does not collapse it back to a resident
  * hugepage, and re-advised once it is wholly free and purged.
  *
@@ -55,6 +56,8 @@ typedef struct ta_hpa_stats {
   size_t map_failures;     /* reservations the kernel refused (each retried smaller once) */
   size_t purge_failures;   /* MADV_DONTNEED calls that failed (the pages stay counted dirty) */
   size_t advise_failures;  /* MADV_HUGEPAGE / MADV_NOHUGEPAGE calls that failed */
+  size_t stale_breaks;     /* units broken because they were kept whole, dirty, for ten decay
+                              periods (cumulative) */
 } ta_hpa_stats_t;
 
 struct ta_hpage;

@@ -5,6 +5,7 @@
 #define _GNU_SOURCE
 #include <dlfcn.h>
 #include <pthread.h>
+#include <signal.h>
 #include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -57,6 +58,29 @@ static void probe_handouts(void *live, size_t live_size, size_t size, int n) {
   if (!twice && !overlap) say("later allocations look sane");
 }
 
+/* After an abort: is the heap still sound? tieralloc promises to abort before it changes any
+ * state, so allocations made from the SIGABRT handler (this is a test: the abort comes from a
+ * known point in tieralloc, which holds no lock there) must be distinct blocks that overlap no
+ * live one. A block the misuse had pushed into a thread cache would come back twice. */
+static void *probe_live;
+static size_t probe_live_size, probe_size;
+static int probe_n;
+
+static void on_abort(int sig) {
+  (void)sig;
+  say("after the abort:");
+  probe_handouts(probe_live, probe_live_size, probe_size, probe_n);
+  signal(SIGABRT, SIG_DFL); /* abort() re-raises when the handler returns */
+}
+
+static void probe_after_abort(void *live, size_t live_size, size_t size, int n) {
+  probe_live = live;
+  probe_live_size = live_size;
+  probe_size = size;
+  probe_n = n;
+  signal(SIGABRT, on_abort);
+}
+
 static void *exit_thread(void *arg) {
   /* The misuse happens here; the thread's cache is flushed when it exits. */
   void (*body)(void) = (void (*)(void))arg;
@@ -66,6 +90,7 @@ static void *exit_thread(void *arg) {
 
 static void double_free_delayed_body(void) {
   void *a = M(64), *b = M(64);
+  probe_after_abort(NULL, 0, 64, 3);
   free(a);
   free(b);
   free(launder(a));
@@ -74,8 +99,29 @@ static void double_free_delayed_body(void) {
 
 static void interior_small_body(void) {
   char *p = M(64);
+  probe_after_abort(p, 64, 64, 3);
   free(launder(p + 16));
   say("interior free returned");
+}
+
+/* Thread B frees a block into its own cache and stays alive (its cache is not flushed) until
+ * main has freed the block again. */
+static void *freed_by_b;
+static pthread_mutex_t b_lock = PTHREAD_MUTEX_INITIALIZER;
+static pthread_cond_t b_cond = PTHREAD_COND_INITIALIZER;
+static int b_stage;
+
+static void *thread_b(void *arg) {
+  (void)arg;
+  void *own = M(64); /* B's first call makes its cache */
+  pthread_mutex_lock(&b_lock);
+  free(freed_by_b);
+  b_stage = 1;
+  pthread_cond_broadcast(&b_cond);
+  while (b_stage != 2) pthread_cond_wait(&b_cond, &b_lock);
+  pthread_mutex_unlock(&b_lock);
+  free(own);
+  return NULL;
 }
 
 static void run_in_thread(void (*body)(void)) {
@@ -98,6 +144,7 @@ int main(int argc, char **argv) {
     free(launder(p));
   } else if (!strcmp(c, "double-free-small-delayed")) {
     void *a = M(64), *b = M(64);
+    probe_after_abort(NULL, 0, 64, 3);
     free(a);
     free(b);
     free(launder(a));
@@ -122,8 +169,36 @@ int main(int argc, char **argv) {
   } else if (!strcmp(c, "foreign-stack-pointer")) {
     char local[64];
     free(launder(local));
+  } else if (!strcmp(c, "double-free-small-other-cache")) {
+    freed_by_b = M(64);
+    pthread_t b;
+    pthread_create(&b, NULL, thread_b, NULL);
+    pthread_mutex_lock(&b_lock);
+    while (b_stage != 1) pthread_cond_wait(&b_cond, &b_lock);
+    pthread_mutex_unlock(&b_lock);
+    free(launder(freed_by_b));
+    say("second free returned");
+    void *mine = M(64);
+    say(mine == freed_by_b ? "this thread got the block B's cache also holds" : "this thread got another block");
+    pthread_mutex_lock(&b_lock);
+    b_stage = 2;
+    pthread_cond_broadcast(&b_cond);
+    pthread_mutex_unlock(&b_lock);
+    pthread_join(b, NULL);
+  } else if (!strcmp(c, "double-free-small-far")) {
+    /* The first free is long gone from the cache's top: 200 other blocks were freed after it,
+     * so it has been flushed to its slab. */
+    void *a = M(64), *other[200];
+    for (int i = 0; i < 200; i++) other[i] = M(64);
+    probe_after_abort(NULL, 0, 64, 3);
+    free(a);
+    for (int i = 0; i < 200; i++) free(other[i]);
+    free(launder(a));
+    say("second free returned");
+    probe_handouts(NULL, 0, 64, 3);
   } else if (!strcmp(c, "interior-small")) {
     char *p = M(64);
+    probe_after_abort(p, 64, 64, 3);
     free(launder(p + 16));
     say("interior free returned");
     probe_handouts(p, 64, 64, 2);
@@ -134,6 +209,7 @@ int main(int argc, char **argv) {
     free(launder(p + 4096));
   } else if (!strcmp(c, "free-sized-larger")) {
     void *p = M(100);
+    probe_after_abort(p, 112, 112, 3);
     get_free_sized()(p, 1000);
   } else if (!strcmp(c, "free-sized-smaller-class")) {
     void *p = M(100);
@@ -146,12 +222,18 @@ int main(int argc, char **argv) {
     get_free_sized()(p, 100);
     void *q = M(1 << 20);
     get_free_sized()(q, 1 << 20);
+  } else if (!strcmp(c, "realloc-interior-small")) {
+    char *p = M(64);
+    probe_after_abort(p, 64, 64, 3);
+    void *q = realloc(launder(p + 16), 64);
+    say(q == p + 16 ? "realloc returned the interior pointer" : "realloc returned another block");
   } else if (!strcmp(c, "realloc-freed-large")) {
     void *p = M(1 << 20);
     free(p);
     sink = realloc(launder(p), 2 << 20);
   } else if (!strcmp(c, "realloc-freed-small")) {
     void *p = M(64);
+    probe_after_abort(NULL, 0, 64, 3);
     free(p);
     void *q = realloc(launder(p), 64);
     say(q == p ? "realloc returned the freed block itself" : "realloc returned another block");

@@ -1,8 +1,8 @@
 // Misuse detection, as a program with the bug sees it: misuse_case commits one bug under
 // LD_PRELOAD=libtieralloc.so, in default mode and in debug mode (TIERALLOC_CONF=debug:true),
-// and each test checks what happens: an abort with the one-line message (address, size class,
-// what was wrong), or, where the mode does not catch the bug, exactly what the program gets
-// instead. docs/reliability.md has the same table; a change of behaviour fails here first.
+// and each test checks what happens: an abort at the call with the one-line message (address,
+// size class, what was wrong), or, where no mode can catch the bug, exactly what the program
+// gets instead. docs/reliability.md has the same table; a change of behaviour fails here first.
 #include <gtest/gtest.h>
 #include <signal.h>
 #include <sys/wait.h>
@@ -115,42 +115,74 @@ TEST(Misuse, ReallocOfFreedLarge) {
   for (bool debug : {false, true}) expect_abort("realloc-freed-large", debug, invalid("realloc"));
 }
 
-// ---- caught at once in debug mode; in default mode late or not at all ----
+// ---- caught in both modes, at the call, before any state changes ----
+// These are the bugs that land in a thread cache in default mode; free's fast path refuses them
+// (object-start test, free mark), and the test checks, from a SIGABRT handler, that the heap
+// the abort left behind hands out no block twice and none overlapping a live one.
 
-TEST(Misuse, DoubleFreeNotBackToBack) {
-  // Default: free(a); free(b); free(a) all land in the thread cache, and the next two mallocs of
-  // the class both return a.
-  expect_missed("double-free-small-delayed", false, "handed out the same block twice");
-  expect_abort("double-free-small-delayed", true, small_msg("double free"));
+// The case must abort at the call with `message`, and allocations made after the abort (from
+// the SIGABRT handler) must be sound.
+void expect_abort_sound(const std::string &name, bool debug, const std::string &message,
+                        const std::string &not_reached) {
+  Outcome o = run_case(name, debug);
+  SCOPED_TRACE(name + (debug ? " (debug mode)" : " (default mode)") + ", output:\n" + o.output);
+  EXPECT_EQ(o.signal, SIGABRT);
+  EXPECT_TRUE(std::regex_search(o.output, std::regex("tieralloc: " + message))) << "expected /" << message << "/";
+  EXPECT_EQ(o.output.find(not_reached), std::string::npos) << "the call returned";
+  EXPECT_NE(o.output.find("after the abort:\nlater allocations look sane"), std::string::npos);
+  EXPECT_EQ(o.output.find("handed out"), std::string::npos);
+  EXPECT_EQ(o.output.find("survived"), std::string::npos);
 }
 
-TEST(Misuse, DoubleFreeCaughtWhenTheCacheFlushes) {
-  // Default: the same bug in a thread that then exits: its cache is flushed to the bins, which
-  // see the block freed twice, after the call that did it.
-  Outcome o = run_case("double-free-small-thread-exit", false);
-  EXPECT_EQ(o.signal, SIGABRT) << o.output;
-  EXPECT_NE(o.output.find("third free returned"), std::string::npos) << o.output;
-  EXPECT_TRUE(std::regex_search(o.output, std::regex(small_msg("double free")))) << o.output;
-  o = run_case("double-free-small-thread-exit", true);
-  EXPECT_EQ(o.signal, SIGABRT) << o.output;
-  EXPECT_EQ(o.output.find("third free returned"), std::string::npos) << "debug mode catches it at the call\n" << o.output;
+TEST(Misuse, DoubleFreeNotBackToBack) {
+  // free(a); free(b); free(a): a is in the cache, under b.
+  for (bool debug : {false, true})
+    expect_abort_sound("double-free-small-delayed", debug, small_msg("double free"), "third free returned");
+}
+
+TEST(Misuse, DoubleFreeAfterTheFirstWasFlushed) {
+  // 200 frees between the two: the first free's block has left the cache for its slab.
+  for (bool debug : {false, true})
+    expect_abort_sound("double-free-small-far", debug, small_msg("double free"), "second free returned");
+}
+
+TEST(Misuse, DoubleFreeInAThreadThatThenExits) {
+  for (bool debug : {false, true})
+    expect_abort_sound("double-free-small-thread-exit", debug, small_msg("double free"), "third free returned");
+}
+
+TEST(Misuse, DoubleFreeWhileTheBlockIsInAnotherThreadsCache) {
+  // Thread B freed the block into its own cache and is still alive; this thread frees it again.
+  for (bool debug : {false, true})
+    expect_abort("double-free-small-other-cache", debug, small_msg("double free"));
 }
 
 TEST(Misuse, InteriorPointerSmall) {
-  // Default: free(p + 16) is cached as if it were a block; the next malloc of the class returns
-  // p + 16, which overlaps p.
-  expect_missed("interior-small", false, "handed out a block overlapping a live one");
-  expect_abort("interior-small", true, small_msg("pointer inside an object, not its start"));
-  Outcome o = run_case("interior-small-thread-exit", false);
-  EXPECT_EQ(o.signal, SIGABRT) << o.output;
-  EXPECT_TRUE(std::regex_search(o.output, std::regex(small_msg("pointer inside an object, not its start")))) << o.output;
+  for (bool debug : {false, true}) {
+    expect_abort_sound("interior-small", debug, small_msg("pointer inside an object, not its start"),
+                       "interior free returned");
+    expect_abort_sound("interior-small-thread-exit", debug,
+                       small_msg("pointer inside an object, not its start"), "interior free returned");
+  }
 }
 
 TEST(Misuse, ReallocOfFreedSmall) {
-  // Default: realloc to the same class returns the freed block itself, which is also in the
-  // thread cache: the next malloc of the class returns it again.
-  expect_missed("realloc-freed-small", false, "realloc returned the freed block itself");
-  expect_abort("realloc-freed-small", true, invalid("realloc"));
+  for (bool debug : {false, true}) {
+    expect_abort_sound("realloc-freed-small", debug,
+                       std::string("realloc of ") + kAddr + " \\(size class 3, 64 bytes\\): already freed",
+                       "realloc returned");
+    expect_abort_sound("realloc-interior-small", debug,
+                       std::string("realloc of ") + kAddr +
+                           " \\(size class 3, 64 bytes\\): pointer inside an object, not its start",
+                       "realloc returned");
+  }
+}
+
+TEST(Misuse, FreeSizedWrongSizeLeavesTheHeapSound) {
+  for (bool debug : {false, true})
+    expect_abort_sound("free-sized-larger", debug,
+                       std::string("free_sized\\(") + kAddr + ", 1000\\): the block holds 112 bytes",
+                       "survived");
 }
 
 // ---- beyond any allocator without a quarantine ----

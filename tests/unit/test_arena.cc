@@ -86,6 +86,16 @@ void check_geometry(size_t page) {
       ASSERT_EQ(ta_slab_index(&slab, (char *)slab.addr + (size_t)i * ci.size), i);
       ASSERT_EQ(ta_slab_index(&slab, (char *)slab.addr + (size_t)i * ci.size + 8), UINT32_MAX);
     }
+    // free's fast-path test (offset * start_mul < start_limit) agrees with ta_slab_index at
+    // every object start, at every byte of the first two and last two objects, and at every
+    // byte of the tail after the last object.
+    auto fast = [&](uint64_t off) { return off * ci.start_mul < ci.start_limit; };
+    auto exact = [&](uint64_t off) { return ta_slab_index(&slab, (char *)slab.addr + off) != UINT32_MAX; };
+    for (uint32_t i = 0; i < ci.nobjs; i++) ASSERT_TRUE(fast((uint64_t)i * ci.size)) << ci.size << " " << i;
+    uint64_t span = (uint64_t)ci.nobjs * ci.size;
+    uint64_t edge = 2 * (uint64_t)ci.size < span ? 2 * (uint64_t)ci.size : span;
+    for (uint64_t off = 0; off < edge; off++) ASSERT_EQ(fast(off), exact(off)) << ci.size << " " << off;
+    for (uint64_t off = span - edge; off < bytes; off++) ASSERT_EQ(fast(off), exact(off)) << ci.size << " " << off;
   }
   ta_os_info = saved;
   ta_hpa_geometry_init();

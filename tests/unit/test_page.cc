@@ -168,6 +168,33 @@ TEST_F(Hpa, BreaksAHugepageOnlyWhenMostlyFree) {
   }
 }
 
+TEST_F(Hpa, HolesKeptForTenDecaysAreReturned) {
+  uint64_t t0 = fake->now;
+  char *p = (char *)alloc(upages);
+  size_t keep = upages * 8 / 10;  // 80% used: kept whole at first
+  ta_hpa_free(&hpa, p + keep * page, upages - keep);
+  for (int i = 1; i <= 9; i++)
+    EXPECT_EQ(ta_hpa_purge_step(&hpa, t0 + i * kDecay, 0, false), 0u) << "decay period " << i;
+  EXPECT_EQ(stats().dirty_pages, upages - keep);
+  // Filling every hole ends the stretch: the holes freed again start a new one.
+  char *q = (char *)alloc(upages - keep);
+  EXPECT_EQ(q, p + keep * page);
+  EXPECT_EQ(stats().dirty_pages, 0u);
+  uint64_t t1 = t0 + 9 * kDecay + kDecay / 2;
+  fake->now = t1;
+  ta_hpa_free(&hpa, q, upages - keep);
+  for (int i = 1; i <= 9; i++)
+    EXPECT_EQ(ta_hpa_purge_step(&hpa, t1 + i * kDecay, 0, false), 0u) << "new stretch, period " << i;
+  EXPECT_EQ(stats().stale_breaks, 0u);
+  // Dirty for ten decay periods: returned, the hugepage broken on purpose.
+  fake->now = t1 + 10 * kDecay;
+  EXPECT_EQ(ta_hpa_purge_step(&hpa, fake->now, 0, false), upages - keep);
+  EXPECT_EQ(stats().dirty_pages, 0u);
+  EXPECT_EQ(stats().stale_breaks, 1u);
+  EXPECT_EQ(stats().broken_units, ta_hpa_geometry.hugepages ? 1u : 0u);
+  ta_hpa_free(&hpa, p, keep);
+}
+
 TEST_F(Hpa, MarksAreBounded) {
   if (!ta_hpa_geometry.hugepages) GTEST_SKIP() << "no THP on this machine: nothing to mark";
   uint64_t saved = ta_conf.nohuge_marks_max;
