@@ -290,6 +290,7 @@ int main(int argc, char **argv) {
   double seconds = wl_now() - t0, cpu_seconds = wl_cpu_now() - c0;
   wl_mem_t steady;
   wl_mem_sample(&steady);
+  wl_allocator_stats("steady");
   uint64_t steady_live = live_bytes, steady_items = nitems;
 
   /* FLUSHALL ASYNC: unlink everything, large values go to the lazyfree thread. */

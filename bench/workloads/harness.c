@@ -3,6 +3,8 @@
 #define _GNU_SOURCE
 #include "harness.h"
 
+#include <dlfcn.h>
+
 #include <errno.h>
 #include <fcntl.h>
 #include <math.h>
@@ -229,6 +231,16 @@ void wl_mem_sample(wl_mem_t *m) {
   }
   m->nnodes = wl_numa_nodes();
   if (m->nnodes > 1) numa_residency(m);
+}
+
+void wl_allocator_stats(const char *checkpoint) {
+  /* Off unless asked for: looking the symbol up and printing call the allocator. */
+  if (!getenv("WL_ALLOC_STATS")) return;
+  typedef void (*print_fn)(void (*)(void *, const char *), void *, unsigned);
+  print_fn print = (print_fn)dlsym(RTLD_DEFAULT, "tieralloc_stats_print");
+  if (!print) return;
+  fprintf(stderr, "== allocator statistics at %s ==\n", checkpoint);
+  print(NULL, NULL, 0);
 }
 
 /* ---- JSON result line ---- */

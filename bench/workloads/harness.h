@@ -63,6 +63,10 @@ double wl_thread_cpu_now(void);
 void wl_touch(void *p, size_t size);
 
 void wl_mem_sample(wl_mem_t *m);
+/* With WL_ALLOC_STATS set in the environment, prints tieralloc's statistics table (when
+ * tieralloc is the allocator) on stderr, headed by `checkpoint`; otherwise does nothing. For
+ * breaking peak RSS down into active, dirty and metadata; the printing itself allocates. */
+void wl_allocator_stats(const char *checkpoint);
 int wl_numa_nodes(void);
 
 /* The result line: "RESULT {...}\n" on stdout, built in a static buffer. Keys and values are

@@ -10,6 +10,7 @@ unsigned ta_narenas;
 ta_node_heap_t *ta_node_heaps[TA_ARENA_HEAP_IDS];
 unsigned ta_node_heap_count;
 ta_atomic(uint64_t) ta_placement_fallbacks;
+ta_atomic(uint64_t) ta_arena_clock;
 static unsigned heap_nodes[TA_TOPO_MAX_NODES + TA_TOPO_MAX_INITIATORS]; /* ids of the heaps */
 static uint16_t cpu_home[TA_TOPO_MAX_CPUS];     /* CPU -> node of its heap */
 static const ta_topo_t *boot_topo;                /* the snapshot the heaps were built from */
@@ -39,6 +40,7 @@ static ta_node_heap_t *heap_new(unsigned node, unsigned narenas, ta_place_mode_t
     if (!a) return NULL;
     for (unsigned c = 0; c < TA_NCLASSES; c++) ta_bin_init(&a->bins[c]);
     a->hpa = &h->hpa;
+    ta_slab_cache_init(&a->slab_cache, (size_t)ta_conf.slab_cache_kb << 10);
     a->index = ta_narenas;
     a->node = node;
     ta_arenas[ta_narenas++] = a;
@@ -87,6 +89,7 @@ static int interleave_boot(const ta_topo_t *topo, ta_place_mode_t place, uint64_
 int ta_arena_boot(const ta_topo_t *topo, unsigned per_node, ta_place_mode_t place,
                   uint64_t decay_ns, unsigned break_pct) {
   ta_size_class_init();
+  ta_atomic_store(&ta_arena_clock, ta_os_now_ns(), ta_mo_relaxed);
   unsigned ncpu_nodes = 0;
   for (unsigned i = 0; i < topo->ninitiators; i++)
     if (topo->initiator[i].home != TA_TOPO_NONE) ncpu_nodes++;
@@ -324,10 +327,13 @@ bool ta_arena_resize_large(ta_extent_t *ext, size_t size) {
 
 size_t ta_arena_purge_step(uint64_t now, uint64_t older_than, size_t budget, bool force) {
   size_t purged = 0;
+  if (now > ta_atomic_load(&ta_arena_clock, ta_mo_relaxed)) ta_atomic_store(&ta_arena_clock, now, ta_mo_relaxed);
   for (unsigned k = 0; k < ta_node_heap_count; k++) ta_arena_drain_remote(heap_nodes[k]);
-  for (unsigned i = 0; i < ta_narenas; i++)
+  for (unsigned i = 0; i < ta_narenas; i++) {
     for (unsigned c = 0; c < TA_NCLASSES; c++)
       ta_bin_trim(&ta_arenas[i]->bins[c], ta_arenas[i]->hpa, older_than);
+    ta_slab_cache_trim(&ta_arenas[i]->slab_cache, ta_arenas[i]->hpa, older_than, force);
+  }
   for (unsigned k = 0; k < ta_node_heap_count; k++)
     purged += ta_hpa_purge_step(&ta_node_heaps[heap_nodes[k]]->hpa, now, budget, force);
   return purged;
@@ -362,11 +368,12 @@ void ta_arena_hpa_stats(ta_hpa_stats_t *out) {
   }
 }
 
-/* Fork: every bin (rank BIN), every large-tracking list (rank LARGE), then every hpa (rank
- * HPA), in a fixed order. */
+/* Fork: every bin (rank BIN), every slab cache (SLAB_CACHE), every large-tracking list (LARGE),
+ * then every hpa (HPA), in a fixed order. */
 void ta_arena_prefork(void) {
   for (unsigned i = 0; i < ta_narenas; i++)
     for (unsigned c = 0; c < TA_NCLASSES; c++) ta_mutex_lock(&ta_arenas[i]->bins[c].lock);
+  for (unsigned i = 0; i < ta_narenas; i++) ta_mutex_lock(&ta_arenas[i]->slab_cache.lock);
   for (unsigned k = 0; k < ta_node_heap_count; k++) ta_large_prefork(&ta_node_heaps[heap_nodes[k]]->hpa);
   for (unsigned k = 0; k < ta_node_heap_count; k++) ta_hpa_prefork(&ta_node_heaps[heap_nodes[k]]->hpa);
 }
@@ -376,6 +383,7 @@ void ta_arena_postfork_parent(void) {
     ta_hpa_postfork_parent(&ta_node_heaps[heap_nodes[k]]->hpa);
   for (unsigned k = 0; k < ta_node_heap_count; k++)
     ta_large_postfork_parent(&ta_node_heaps[heap_nodes[k]]->hpa);
+  for (unsigned i = 0; i < ta_narenas; i++) ta_mutex_unlock(&ta_arenas[i]->slab_cache.lock);
   for (unsigned i = 0; i < ta_narenas; i++)
     for (unsigned c = 0; c < TA_NCLASSES; c++) ta_mutex_unlock(&ta_arenas[i]->bins[c].lock);
 }
@@ -385,6 +393,7 @@ void ta_arena_postfork_child(void) {
     ta_hpa_postfork_child(&ta_node_heaps[heap_nodes[k]]->hpa);
   for (unsigned k = 0; k < ta_node_heap_count; k++)
     ta_large_postfork_child(&ta_node_heaps[heap_nodes[k]]->hpa);
+  for (unsigned i = 0; i < ta_narenas; i++) ta_mutex_postfork_child(&ta_arenas[i]->slab_cache.lock);
   for (unsigned i = 0; i < ta_narenas; i++)
     for (unsigned c = 0; c < TA_NCLASSES; c++) ta_mutex_postfork_child(&ta_arenas[i]->bins[c].lock);
 }

@@ -1,6 +1,8 @@
 /* bin.c: filling from and returning to one class of one arena (see bin.h). */
 #include "bin.h"
 
+#include "arena.h"
+
 #include <errno.h>
 
 void ta_bin_init(ta_bin_t *bin) {
@@ -22,7 +24,8 @@ unsigned ta_bin_fill(ta_bin_t *bin, ta_hpa_t *hpa, unsigned cls, unsigned arena,
         slab = bin->spare;
         bin->spare = NULL;
       } else {
-        slab = ta_slab_new(hpa, cls, arena, node);
+        slab = ta_slab_cache_take(&ta_arenas[arena]->slab_cache, hpa, cls, arena);
+        if (!slab) slab = ta_slab_new(hpa, cls, arena, node);
         if (!slab) break;
         bin->stats.nslabs++;
       }
@@ -52,9 +55,9 @@ void ta_bin_put_locked(ta_bin_t *bin, ta_hpa_t *hpa, ta_extent_t *slab, void *p)
     if (slab->nobjs > 1) ta_list_remove(&slab->link);
     if (!bin->spare) {
       bin->spare = slab;
-      bin->spare_since = ta_os_now_ns();
+      bin->spare_since = ta_atomic_load(&ta_arena_clock, ta_mo_relaxed);
     } else {
-      ta_slab_delete(hpa, slab);
+      ta_slab_cache_put(&ta_arenas[slab->arena]->slab_cache, hpa, slab);
       bin->stats.nslabs--;
     }
   }

@@ -38,9 +38,9 @@ static uint64_t arm_ns;   /* soft-dirty: when to clear, one window before the ne
 static bool arm_pending;  /* that clear has not happened yet */
 static unsigned round_sampled, round_accessed; /* this round's pages, for the window */
 static bool ranking; /* last round: the budget could not hold every tracked block */
-static bool far_node[TA_TOPO_MAX_NODE_ID];
-static int16_t promote_to[TA_TOPO_MAX_NODE_ID];           /* far node -> the CPU node it serves */
-static int16_t demote_chain[TA_TOPO_MAX_NODE_ID][MAX_CHAIN]; /* CPU node -> far nodes, farthest first */
+static bool far_node[TA_ARENA_HEAP_IDS]; /* by heap id (interleave heaps count as far) */
+static int16_t promote_to[TA_ARENA_HEAP_IDS];           /* far node -> the CPU node it serves */
+static int16_t demote_chain[TA_ARENA_HEAP_IDS][MAX_CHAIN]; /* CPU node -> far nodes, farthest first */
 
 /* One round's working set, owned by the single stepping thread (busy). */
 static ta_extent_t *pinned[WINDOW];

@@ -28,6 +28,7 @@ typedef struct ta_tcache {
   size_t alloc_size;
   uint32_t events;     /* slow-path events since the last trim */
   uint64_t active[(TA_NCLASSES + 63) / 64]; /* classes with a slow-path event since then */
+  uint64_t refilled[(TA_NCLASSES + 63) / 64]; /* classes refilled since their last flush */
   /* Objects of another node, collected here and sent home as one batch. */
   uint32_t nremote;
   uint16_t remote_node;

@@ -27,7 +27,7 @@ extern bool ta_large_tracking;
 void ta_large_set_hint(ta_hpa_t *hpa, ta_extent_t *ext, unsigned hint);
 /* Pins up to `max` idle tracked extents of hpa into out[] (rotating them to the back of the
  * list) and adds to *local_bytes the usable bytes of every tracked extent whose tier is not a
- * far node (far_node indexed by kernel node). Returns how many were pinned. A pinned extent's
+ * far node (far_node indexed by heap id). Returns how many were pinned. A pinned extent's
  * `heat` and `tier` belong to the caller until ta_large_unpin. */
 size_t ta_large_pin(ta_hpa_t *hpa, ta_extent_t **out, size_t max, const bool *far_node, uint64_t *local_bytes);
 /* Ends a pin; finishes the free of an extent freed meanwhile (ext is gone afterwards then). */

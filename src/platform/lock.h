@@ -1,10 +1,12 @@
 /* lock.h: the allocator's mutex and the one declaration of the lock order.
  *
  * Lock order (a thread may take a lock only while holding locks of lower rank):
- *   init < bin < large < hpa < meta < tcache_list.
- * A bin lock is held while its slab is taken from the hugepage allocator; the hugepage allocator
- * takes metadata while holding its lock; nothing takes a bin while holding hpa or meta. A
- * heap's large-extent tracking list (large) is held while a tracked extent is resized.
+ *   init < bin < slab_cache < large < hpa < meta < tcache_list.
+ * A bin lock is held while its slab is taken from the arena's slab cache or the hugepage
+ * allocator; the slab cache returns slabs to the hugepage allocator under its own lock; the
+ * hugepage allocator takes metadata while holding its lock; nothing takes a bin while holding
+ * hpa or meta. A heap's large-extent tracking list (large) is held while a tracked extent is
+ * resized.
  * With TIERALLOC_DEBUG-style checks on (ta_lock_check_order), a thread records the highest rank it
  * holds and a violation aborts with a message naming both ranks. */
 #ifndef TA_LOCK_H
@@ -20,10 +22,11 @@ TA_EXTERN_C_BEGIN
 typedef enum {
   TA_LOCK_RANK_INIT = 1,
   TA_LOCK_RANK_BIN = 2,
-  TA_LOCK_RANK_LARGE = 3,
-  TA_LOCK_RANK_HPA = 4,
-  TA_LOCK_RANK_META = 5,
-  TA_LOCK_RANK_TCACHE_LIST = 6,
+  TA_LOCK_RANK_SLAB_CACHE = 3,
+  TA_LOCK_RANK_LARGE = 4,
+  TA_LOCK_RANK_HPA = 5,
+  TA_LOCK_RANK_META = 6,
+  TA_LOCK_RANK_TCACHE_LIST = 7,
 } ta_lock_rank_t;
 
 typedef struct {

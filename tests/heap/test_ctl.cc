@@ -9,6 +9,8 @@
 #include <string>
 #include <vector>
 
+#include "ctl_stat.h"
+
 extern "C" {
 int mallctl(const char *, void *, size_t *, void *, size_t);
 int mallctlnametomib(const char *, size_t *, size_t *);
@@ -28,18 +30,7 @@ namespace {
 #define MALLOCX_LG_ALIGN(la) ((int)(la))
 #define MALLOCX_ZERO 0x40
 
-// Reads one statistic after an epoch bump. Allocates nothing itself (a const char * name), so
-// tests that count bytes see only their own allocations.
-size_t stat(const char *name) {
-  uint64_t e = 1;
-  size_t len = sizeof(e);
-  EXPECT_EQ(tieralloc_ctl("epoch", &e, &len, &e, sizeof(e)), 0);
-  size_t v = 0;
-  len = sizeof(v);
-  EXPECT_EQ(tieralloc_ctl(name, &v, &len, nullptr, 0), 0) << name;
-  return v;
-}
-size_t stat(const std::string &name) { return stat(name.c_str()); }
+using ta_test::stat;
 
 void flush_cache() { ASSERT_EQ(tieralloc_ctl("thread.tcache.flush", nullptr, nullptr, nullptr, 0), 0); }
 

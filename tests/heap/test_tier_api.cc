@@ -6,17 +6,11 @@
 #include <cerrno>
 #include <cstring>
 
+#include "ctl_stat.h"
+
 namespace {
 
-size_t stat(const char *name) {
-  uint64_t e = 1;
-  size_t len = sizeof(e);
-  tieralloc_ctl("epoch", &e, &len, &e, sizeof(e));
-  size_t v = 0;
-  len = sizeof(v);
-  EXPECT_EQ(tieralloc_ctl(name, &v, &len, nullptr, 0), 0);
-  return v;
-}
+using ta_test::stat;
 
 TEST(TierApi, TierZeroAndWhere) {
   for (size_t size : {(size_t)100, (size_t)5000, (size_t)3 << 20}) {

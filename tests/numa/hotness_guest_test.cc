@@ -15,6 +15,7 @@
 #include <tieralloc.h>
 #include <unistd.h>
 
+#include <array>
 #include <atomic>
 #include <chrono>
 #include <cstring>
@@ -22,6 +23,8 @@
 #include <string>
 #include <thread>
 #include <vector>
+
+#include "ctl_stat.h"
 
 namespace {
 
@@ -35,15 +38,7 @@ void pin_cpu(int cpu) {
   sched_yield();
 }
 
-uint64_t stat(const char *name) {
-  uint64_t e = 1;
-  size_t len = sizeof(e);
-  tieralloc_ctl("epoch", &e, &len, &e, sizeof(e));
-  uint64_t v = 0;
-  len = sizeof(v);
-  EXPECT_EQ(tieralloc_ctl(name, &v, &len, nullptr, 0), 0) << name;
-  return v;
-}
+using ta_test::stat;
 
 uint64_t checksum(const unsigned char *p, size_t n) {
   uint64_t h = 1469598103934665603ull;
@@ -66,23 +61,28 @@ Block make(size_t len, unsigned seed) {
   return b;
 }
 
-// Pages of the block on `node`, page by page (move_pages query); absent pages count nowhere.
-size_t pages_on(const Block &b, int node) {
-  size_t page = (size_t)sysconf(_SC_PAGESIZE), n = b.len / page, on = 0;
+// Pages of the block on nodes 0, 1, 2, and elsewhere or absent, page by page from one
+// move_pages query (one snapshot: the background thread may be moving the block meanwhile).
+std::array<size_t, 4> census(const Block &b) {
+  size_t page = (size_t)sysconf(_SC_PAGESIZE), n = b.len / page;
   std::vector<void *> pages(n);
   std::vector<int> status(n);
   for (size_t i = 0; i < n; i++) pages[i] = b.p + i * page;
   EXPECT_EQ(numa_move_pages(0, n, pages.data(), nullptr, status.data(), 0), 0);
-  for (size_t i = 0; i < n; i++) on += status[i] == node;
-  return on;
+  std::array<size_t, 4> c{};
+  for (size_t i = 0; i < n; i++) c[status[i] >= 0 && status[i] <= 2 ? status[i] : 3]++;
+  return c;
 }
+
+size_t pages_on(const Block &b, int node) { return census(b)[node]; }
 
 bool all_on(const Block &b, int node) { return pages_on(b, node) == b.len / (size_t)sysconf(_SC_PAGESIZE); }
 
 // "pages on nodes 0/1/2" for failure messages.
 std::string where(const Block &b) {
-  return std::to_string(pages_on(b, 0)) + "/" + std::to_string(pages_on(b, 1)) + "/" + std::to_string(pages_on(b, 2)) +
-         " of " + std::to_string(b.len / (size_t)sysconf(_SC_PAGESIZE)) + " pages on nodes 0/1/2";
+  auto c = census(b);
+  return std::to_string(c[0]) + "/" + std::to_string(c[1]) + "/" + std::to_string(c[2]) + " of " +
+         std::to_string(b.len / (size_t)sysconf(_SC_PAGESIZE)) + " pages on nodes 0/1/2";
 }
 
 // A write to every page that leaves the contents as they are: soft-dirty sees it.
@@ -135,23 +135,27 @@ TEST_F(Hotness, IsTheDefaultWithAFarTierAndSamples) {
 TEST_F(Hotness, ChangingHotSetIsDemotedAndPromotedContentsIntact) {
   const size_t len = 4 << 20;
   std::vector<Block> b;
-  for (unsigned i = 0; i < 4; i++) b.push_back(make(len, i));
   // Placed locally: node 0, or (MPOL_PREFERRED, a transparent hugepage node 0 had no room
   // for) node 1; never the far tier.
-  for (auto &x : b) ASSERT_EQ(pages_on(x, 2), 0u) << "placed on DRAM first: " << where(x);
+  for (unsigned i = 0; i < 4; i++) {
+    b.push_back(make(len, i));
+    ASSERT_EQ(pages_on(b.back(), 2), 0u) << "placed on DRAM first: " << where(b.back());
+  }
   uint64_t demoted0 = stat("stats.demoted"), promoted0 = stat("stats.promoted");
-  // Phase 1: blocks 0 and 1 are used, 2 and 3 idle: 2 and 3 go to the far node.
-  auto cold23 = [&] { return all_on(b[2], 2) && all_on(b[3], 2); };
-  ASSERT_TRUE(work_until({&b[0], &b[1]}, cold23, 30))
-      << "pages of block 2 on node 2: " << pages_on(b[2], 2) << ", block 3: " << pages_on(b[3], 2);
-  EXPECT_EQ(pages_on(b[0], 2), 0u) << "the hot set stays on DRAM: " << where(b[0]);
-  EXPECT_EQ(pages_on(b[1], 2), 0u) << "the hot set stays on DRAM: " << where(b[1]);
+  // Phase 1: blocks 0 and 1 are used, 2 and 3 idle: 2 and 3 go to the far node, 0 and 1 end
+  // up on DRAM (under TCG, making the blocks takes long enough that block 0 may idle out
+  // before the phase starts: then it must come back).
+  auto phase1 = [&] {
+    return all_on(b[2], 2) && all_on(b[3], 2) && pages_on(b[0], 2) == 0 && pages_on(b[1], 2) == 0;
+  };
+  ASSERT_TRUE(work_until({&b[0], &b[1]}, phase1, 60))
+      << "block 0: " << where(b[0]) << "; 1: " << where(b[1]) << "; 2: " << where(b[2]) << "; 3: " << where(b[3]);
   for (auto &x : b) ASSERT_EQ(checksum(x.p, x.len), x.sum);
   EXPECT_GE(stat("stats.demoted") - demoted0, 2 * len);
   // Phase 2: the hot set moves to 2 and 3: they come back, 0 and 1 go.
   auto swapped = [&] { return all_on(b[2], 0) && all_on(b[3], 0) && all_on(b[0], 2) && all_on(b[1], 2); };
-  ASSERT_TRUE(work_until({&b[2], &b[3]}, swapped, 40))
-      << "block 2 on node 0: " << pages_on(b[2], 0) << ", block 0 on node 2: " << pages_on(b[0], 2);
+  ASSERT_TRUE(work_until({&b[2], &b[3]}, swapped, 60))
+      << "block 0: " << where(b[0]) << "; 1: " << where(b[1]) << "; 2: " << where(b[2]) << "; 3: " << where(b[3]);
   for (auto &x : b) ASSERT_EQ(checksum(x.p, x.len), x.sum);
   EXPECT_GE(stat("stats.promoted") - promoted0, 2 * len);
   for (auto &x : b) free(x.p);
@@ -171,8 +175,8 @@ TEST_F(Hotness, KernelMovedBlockIsNoticedAndCorrected) {
   ASSERT_TRUE(all_on(b, 2));
   // Still in use: the sampling notices where it is, and as a hot block on the far tier it is
   // promoted back.
-  ASSERT_TRUE(work_until({&b}, [&] { return stat("stats.kernel_moved") > noticed0; }, 20));
-  ASSERT_TRUE(work_until({&b}, [&] { return all_on(b, 0); }, 30)) << pages_on(b, 0) << " pages on node 0";
+  ASSERT_TRUE(work_until({&b}, [&] { return stat("stats.kernel_moved") > noticed0; }, 60));
+  ASSERT_TRUE(work_until({&b}, [&] { return all_on(b, 0); }, 60)) << where(b);
   fprintf(stderr, "kernel-moved block back on node 0; promoted by tieralloc: %llu bytes\n",
           (unsigned long long)(stat("stats.promoted") - promoted0));
   EXPECT_EQ(checksum(b.p, b.len), b.sum);
@@ -217,14 +221,14 @@ TEST_F(Hotness, PurgeNeverTouchesAMigratingBlock) {
   bool moved = false;
   work_until({&keep[0], &keep[1], &keep[2]}, [&] {
     moved = moved || (all_on(keep[3], 2) && all_on(keep[4], 2) && all_on(keep[5], 2));
-    return moved && churn.load() >= 30;
-  }, 30);
+    return moved && churn.load() >= 20;
+  }, 60);
   stop = true;
   t.join();
   EXPECT_TRUE(moved) << "idle blocks' pages on node 2: " << pages_on(keep[3], 2) << ", " << pages_on(keep[4], 2) << ", "
                      << pages_on(keep[5], 2) << " of " << keep[3].len / 4096 << "; on node 0: " << pages_on(keep[3], 0);
   EXPECT_GT(stat("stats.demoted"), demoted0);
-  EXPECT_GE(churn.load(), 30ul);
+  EXPECT_GE(churn.load(), 20ul);
   for (auto &x : keep) ASSERT_EQ(checksum(x.p, x.len), x.sum);
   for (auto &x : keep) free(x.p);
 }
@@ -247,10 +251,11 @@ TEST_F(Hotness, FullFarNodeFallsBackAndIsCounted) {
   }
   uint64_t fallbacks0 = stat("stats.demote_fallbacks");
   Block b = make(192 << 20, 42);  // idle, far larger than what is left
-  ASSERT_TRUE(work_until({}, [&] { return stat("stats.demote_fallbacks") > fallbacks0; }, 30));
+  ASSERT_TRUE(work_until({}, [&] { return stat("stats.demote_fallbacks") > fallbacks0; }, 60));
   EXPECT_EQ(checksum(b.p, b.len), b.sum) << "nothing lost";
   size_t page = (size_t)sysconf(_SC_PAGESIZE);
-  EXPECT_EQ(pages_on(b, 0) + pages_on(b, 2), b.len / page) << "every page on node 0 or, as far as it fit, node 2";
+  auto c = census(b);
+  EXPECT_EQ(c[0] + c[2], b.len / page) << "every page on node 0 or, as far as it fit, node 2: " << where(b);
   for (auto &f : fill) numa_free(f.first, f.second);
   free(b.p);
 }

@@ -12,17 +12,11 @@
 #include <thread>
 #include <vector>
 
+#include "ctl_stat.h"
+
 namespace {
 
-size_t stat(const std::string &name) {
-  uint64_t e = 1;
-  size_t len = sizeof(e);
-  tieralloc_ctl("epoch", &e, &len, &e, sizeof(e));
-  size_t v = 0;
-  len = sizeof(v);
-  EXPECT_EQ(tieralloc_ctl(name.c_str(), &v, &len, nullptr, 0), 0) << name;
-  return v;
-}
+using ta_test::stat;
 
 // Anonymous memory resident per node, from numa_maps (N<node>=<pages> times the mapping's page).
 std::map<int, size_t> kernel_anon_per_node() {

@@ -10,6 +10,8 @@
 #include <cstring>
 #include <vector>
 
+#include "ctl_stat.h"
+
 namespace {
 
 void pin_cpu(int cpu) {
@@ -20,15 +22,7 @@ void pin_cpu(int cpu) {
   sched_yield();
 }
 
-size_t stat(const char *name) {
-  uint64_t e = 1;
-  size_t len = sizeof(e);
-  tieralloc_ctl("epoch", &e, &len, &e, sizeof(e));
-  size_t v = 0;
-  len = sizeof(v);
-  EXPECT_EQ(tieralloc_ctl(name, &v, &len, nullptr, 0), 0);
-  return v;
-}
+using ta_test::stat;
 
 void expect_on(void *p, size_t size, int node, const char *what) {
   memset(p, 0x3c, size);

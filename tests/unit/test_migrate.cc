@@ -190,7 +190,7 @@ TEST_F(Migrate, FreeAndResizeOfAPinnedBlockNeverWait) {
   ta_hpa_t *hpa = &ta_node_heaps[0]->hpa;
   ta_hpa_stats_t before, mid, after;
   ta_hpa_get_stats(hpa, &before);
-  bool far[TA_TOPO_MAX_NODE_ID] = {};
+  bool far[TA_ARENA_HEAP_IDS] = {};
   far[1] = true;
   ta_extent_t *pinned[64];
   uint64_t local = 0;

@@ -199,7 +199,10 @@ def write(outdir, results, workloads, allocators, ref, plots, notes_path, descri
         "",
         "Reproduce: `bench/run --quick` (about 5 minutes) or `bench/run --full` (about 30 minutes); "
         "`bench/run --help` lists the options. `bench/run compare A.json B.json` compares two runs; "
-        "[reproducibility.md](reproducibility.md), where present, is such a comparison of two quick runs.",
+        "[reproducibility.md](reproducibility.md), where present, is such a comparison of two quick runs. "
+        "[changes.md](changes.md), where present, says what changed in tieralloc since the previous "
+        "report, with a before/after run of the two builds side by side (`bench/run --extra`), and "
+        "where tieralloc's memory goes against the targets.",
         "",
     ]
     for msg in results.get("skipped", []):
