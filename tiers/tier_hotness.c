@@ -6,7 +6,12 @@
  * fraction of sampled pages found accessed (0..1) and the score halves every half_life_ns.
  * Hysteresis comes from three places: promotion needs a score well above the one that allows
  * demotion (promote_score > demote_score), demotion also needs the extent idle for cold_age_ns,
- * and an extent that just moved stays put for min_residency_ns either way. */
+ * and an extent that just moved stays put for min_residency_ns either way.
+ *
+ * The signal is one bit per sampled page per round, so how long it watches sets what it can
+ * tell apart: ta_hotness_window shortens the watch while the budget must rank blocks and most
+ * pages read accessed (then a page read "accessed" means used within the last few tens of ms,
+ * which a lukewarm page rarely is). */
 #include <string.h>
 
 #include "tiers.h"
@@ -50,6 +55,12 @@ void ta_hotness_observe(ta_hotness_t *h, const ta_hotness_params_t *p, uint64_t 
   if (s > TA_HOTNESS_SCORE_MAX) s = TA_HOTNESS_SCORE_MAX;
   h->score = s;
   if (now > h->updated_ns) h->updated_ns = now;
+}
+
+void ta_hotness_watch_from(ta_hotness_t *h, uint64_t now) {
+  /* Far extents keep their record: idleness only decides demotion, and a hot hint's promotion
+   * reads last_active_ns. */
+  if (!h->far && now > h->last_active_ns) h->last_active_ns = now;
 }
 
 void ta_hotness_moved(ta_hotness_t *h, uint64_t now, bool far) {
@@ -97,6 +108,12 @@ size_t ta_hotness_plan(const ta_hotness_params_t *p, uint64_t now, ta_hotness_it
     ta_hotness_item_t *it = &items[i];
     it->score_now = decayed(it->heat, p, now);
     it->action = ta_hotness_decide(it->heat, p, now, it->bytes);
+    /* Under a budget, the budget decides which local blocks go: idleness alone would empty
+     * DRAM the operator gave to these blocks of everything the signal missed (a block used a
+     * little, or only read under soft-dirty), while the coldest still go first when room is
+     * needed. A cold hint still demotes. */
+    if (p->local_budget_bytes && it->action == TA_HOTNESS_DEMOTE && it->heat->hint != TA_HOTNESS_HINT_COLD)
+      it->action = TA_HOTNESS_STAY;
     if (it->action == TA_HOTNESS_DEMOTE) local_bytes -= it->bytes < local_bytes ? it->bytes : local_bytes;
   }
   if (!p->local_budget_bytes) {
@@ -150,4 +167,15 @@ size_t ta_hotness_plan(const ta_hotness_params_t *p, uint64_t now, ta_hotness_it
   }
   for (size_t i = 0; i < n; i++) moves += items[i].action != TA_HOTNESS_STAY;
   return moves;
+}
+
+uint64_t ta_hotness_window(uint64_t window_ns, uint64_t interval_ns, unsigned sampled, unsigned accessed,
+                           bool ranking) {
+  uint64_t lo = interval_ns / 16 ? interval_ns / 16 : 1;
+  if (!window_ns || window_ns > interval_ns) window_ns = interval_ns;
+  if (window_ns < lo) window_ns = lo;
+  if (!sampled) return window_ns; /* nothing seen: no reason to change */
+  if (ranking && 2ull * accessed > sampled) return window_ns / 2 > lo ? window_ns / 2 : lo;
+  if (!ranking || 8ull * accessed < sampled) return window_ns * 2 < interval_ns ? window_ns * 2 : interval_ns;
+  return window_ns;
 }

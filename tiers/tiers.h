@@ -164,6 +164,11 @@ void ta_hotness_init(ta_hotness_t *h, uint64_t now_ns, unsigned hint, bool far);
  * sampled 0 = no signal this time (the score only decays). */
 void ta_hotness_observe(ta_hotness_t *h, const ta_hotness_params_t *p, uint64_t now_ns, unsigned sampled,
                         unsigned accessed);
+/* The signal starts watching the extent only now (it was just allocated or moved, and its
+ * first sample only arms the signal): a local extent's idle time counts from here, not from its
+ * birth, so a block allocated before sampling began is not demoted for an idleness nobody saw.
+ * Without a signal (age and hints only) the caller does not call this. */
+void ta_hotness_watch_from(ta_hotness_t *h, uint64_t now_ns);
 /* The score decayed to now_ns. */
 double ta_hotness_score(const ta_hotness_t *h, const ta_hotness_params_t *p, uint64_t now_ns);
 /* The extent moved (by us or, noticed late, by the kernel) at now_ns; a caller that failed to
@@ -187,6 +192,15 @@ typedef struct {
  * items colder than it by a margin. scratch has room for n pointers. Returns the moves. */
 size_t ta_hotness_plan(const ta_hotness_params_t *p, uint64_t now_ns, ta_hotness_item_t *items, size_t n,
                        uint64_t local_bytes, ta_hotness_item_t **scratch);
+
+/* How long the access signal should watch before the next sample (arm at next round - window):
+ * the signal is one bit per page, so a page used a few times a second reads "accessed" over a
+ * whole interval just as one used thousands of times does. When the budget has to rank blocks
+ * (`ranking`) and more than half the sampled pages of this round read accessed, the window
+ * halves (down to interval/16); when fewer than one in eight did, or nothing needs ranking, it
+ * doubles back (up to the interval). window_ns 0 means the whole interval. */
+uint64_t ta_hotness_window(uint64_t window_ns, uint64_t interval_ns, unsigned sampled, unsigned accessed,
+                           bool ranking);
 
 /* Cumulative counters for the statistics. */
 extern ta_atomic(uint64_t) ta_tier_moved_bytes;

@@ -4,7 +4,11 @@
  * N objects of 64 KiB to 1 MiB (so a hot set is separable page by page) are allocated with
  * malloc and written whole, with the DRAM node's free memory first cut down to a budget below
  * the working set. Then, for a fixed time, accesses follow a known hot set: hot_pct% of the
- * objects take hot_share% of the accesses, and the hot set is drawn anew at each phase. About
+ * objects take hot_share% of the accesses, and the hot set is drawn anew at each phase. An access
+ * reads one byte of a random cache line of its object; with --mix rw (the default) it also writes
+ * it back incremented, as a cache server does when it bumps an LRU stamp or a refcount on every
+ * hit; --mix ro only reads (a read-mostly store). The difference matters to an allocator whose
+ * access signal sees only writes (soft-dirty bits). About
  * every sample_ms the pages of every object are located with move_pages (no targets: ground
  * truth), and one line per sample reports the hot set's DRAM residency, the bytes migrated so
  * far (the kernel's pgmigrate_success and the allocator's own statistic where it has one), and
@@ -32,6 +36,7 @@ typedef struct {
   unsigned objects, min_kb, max_kb, hot_pct, hot_share, phases, sample_ms, seconds;
   unsigned budget_mb, seed;
   int dram, far;
+  int write; /* --mix rw: each access also writes the byte it read */
   const char *name;
 } opts_t;
 
@@ -132,15 +137,16 @@ static uint64_t vmstat(const char *key) {
   return p ? strtoull(p + strlen(k), NULL, 10) : 0;
 }
 
-/* The allocator's own migrated bytes, where it keeps them (tieralloc: stats.migrated_bytes). */
-static long long allocator_migrated(void) {
+/* One of the allocator's own statistics, where it keeps them (tieralloc: stats.migrated_bytes,
+ * stats.access_signal); -1 under an allocator without tieralloc_ctl. */
+static long long allocator_stat(const char *name) {
   int (*ctl)(const char *, void *, size_t *, void *, size_t) =
       (int (*)(const char *, void *, size_t *, void *, size_t))dlsym(RTLD_DEFAULT, "tieralloc_ctl");
   if (!ctl) return -1;
-  uint64_t epoch = 1;
-  size_t v = 0, len = sizeof(v);
+  uint64_t epoch = 1, v = 0;
+  size_t len = sizeof(v);
   if (ctl("epoch", NULL, NULL, &epoch, sizeof(epoch)) != 0) return -1;
-  if (ctl("stats.migrated_bytes", &v, &len, NULL, 0) != 0) return -1;
+  if (ctl(name, &v, &len, NULL, 0) != 0) return -1;
   return (long long)v;
 }
 
@@ -223,10 +229,19 @@ int main(int argc, char **argv) {
       .seed = opt(argc, argv, "--seed", 1),
       .dram = (int)opt(argc, argv, "--dram-node", 0),
       .far = (int)opt(argc, argv, "--far-node", 1),
+      .write = 1,
       .name = "unnamed",
   };
-  for (int i = 1; i + 1 < argc; i++)
+  for (int i = 1; i + 1 < argc; i++) {
     if (!strcmp(argv[i], "--name")) o.name = argv[i + 1];
+    if (!strcmp(argv[i], "--mix")) {
+      if (strcmp(argv[i + 1], "ro") && strcmp(argv[i + 1], "rw")) {
+        fprintf(stderr, "tiering: --mix is ro or rw, not '%s'\n", argv[i + 1]);
+        return 2;
+      }
+      o.write = !strcmp(argv[i + 1], "rw");
+    }
+  }
   page_size = (size_t)sysconf(_SC_PAGESIZE);
   lat_dram = hmat_latency(o.dram);
   lat_far = hmat_latency(o.far);
@@ -261,9 +276,9 @@ int main(int argc, char **argv) {
     uintptr_t first = (uintptr_t)obj[i].p & ~(page_size - 1);
     for (size_t k = 0; k < obj[i].npages; k++) pages[obj[i].first_page + k] = (void *)(first + k * page_size);
   }
-  printf("config name=%s objects=%u hot=%u hot_share=%u working_set=%zu budget=%llu lat_dram=%.0f "
+  printf("config name=%s mix=%s objects=%u hot=%u hot_share=%u working_set=%zu budget=%llu lat_dram=%.0f "
          "lat_far=%.0f phases=%u seconds=%u page=%zu\n",
-         o.name, n, nhot, o.hot_share, bytes, (unsigned long long)budget, lat_dram, lat_far, o.phases,
+         o.name, o.write ? "rw" : "ro", n, nhot, o.hot_share, bytes, (unsigned long long)budget, lat_dram, lat_far, o.phases,
          o.seconds, page_size);
   fflush(stdout);
 
@@ -278,7 +293,7 @@ int main(int argc, char **argv) {
       size_t off = (size_t)(rnd() % (x->size / 64)) * 64;
       volatile char *c = x->p + off;
       checksum += (unsigned char)*c;
-      *c = (char)(*c + 1);
+      if (o.write) *c = (char)(*c + 1);
       x->count++;
     }
     interval_accesses += 4096;
@@ -320,11 +335,12 @@ int main(int argc, char **argv) {
     double oracle = oracle_ns(obj, order, n, dram_bytes > budget ? dram_bytes : budget);
     printf("sample name=%s t=%.2f phase=%u hot_residency=%.4f modelled_ns=%.2f oracle_ns=%.2f "
            "dram_bytes=%zu far_bytes=%zu absent_pages=%zu kernel_migrated=%llu allocator_migrated=%lld "
-           "accesses=%llu\n",
+           "accesses=%llu access_signal=%lld rounds=%lld\n",
            o.name, t - start, phase, hot_pages ? (double)hot_dram / (double)hot_pages : 0.0,
            total ? cost / total : 0.0, oracle, (size_t)dram_bytes, far * page_size, absent,
-           (unsigned long long)((vmstat("pgmigrate_success") - mig0) * page_size), allocator_migrated(),
-           (unsigned long long)interval_accesses);
+           (unsigned long long)((vmstat("pgmigrate_success") - mig0) * page_size), allocator_stat("stats.migrated_bytes"),
+           (unsigned long long)interval_accesses, allocator_stat("stats.access_signal"),
+           allocator_stat("stats.migrate_rounds"));
     fflush(stdout);
     for (unsigned i = 0; i < n; i++) obj[i].count = 0;
     interval_accesses = 0;
@@ -338,7 +354,11 @@ int main(int argc, char **argv) {
     next_sample = t + o.sample_ms / 1000.0;
   }
   for (unsigned i = 0; i < n; i++) free(obj[i].p);
-  printf("done name=%s checksum=%llu\n", o.name, checksum);
+  printf("done name=%s checksum=%llu demoted=%lld promoted=%lld kernel_moved=%lld demote_fallbacks=%lld "
+         "sampled_pages=%lld\n",
+         o.name, checksum, allocator_stat("stats.demoted"), allocator_stat("stats.promoted"),
+         allocator_stat("stats.kernel_moved"), allocator_stat("stats.demote_fallbacks"),
+         allocator_stat("stats.sampled_pages"));
   /* Flushed here, not at exit: memkind's libmemtier releases its heap in a destructor that runs
    * before stdio's final flush, and the buffered line came out as NUL bytes. */
   fflush(stdout);

@@ -31,6 +31,9 @@ void ta_migrate_postfork_child(void);
 extern ta_atomic(uint64_t) ta_migrate_demoted_bytes, ta_migrate_promoted_bytes, ta_migrate_fallbacks,
     ta_migrate_kernel_moved, ta_migrate_sampled_pages, ta_migrate_rounds;
 extern ta_atomic(int) ta_migrate_access_kind;
+/* How long the soft-dirty signal watches before each round's sample (ta_hotness_window; the
+ * whole interval until the budget has blocks to rank). */
+extern ta_atomic(uint64_t) ta_migrate_window_ns;
 
 /* Called by free paths after memory went back to the page layer: starts the background thread
  * on first need, or (background_thread:false, or a thread could not be started) runs a purge

@@ -9,6 +9,12 @@
  *      of the extent's hugepages purged first and purging kept off them meanwhile (hpa.c); a
  *      full or missing far node falls back along the ranked tiers, counted;
  *   5. unpins, finishing any free that came in meanwhile.
+ * With soft-dirty bits, the signal is re-armed (a clear of the whole process) `window` before the
+ * next round rather than right after this one, so a page reads "accessed" only when it was
+ * written in the last window: over a whole interval a page written a few times a second reads
+ * the same as one written thousands of times, and the budget could not rank them. The window
+ * shrinks while most pages read accessed and the budget has to rank (ta_hotness_window). Idle
+ * page tracking re-arms each page as it reads it, so it watches the whole interval.
  * No allocator lock is held while sampling or moving; only the tracking lists' locks, briefly,
  * to pin and unpin. One round at a time (a second caller returns at once). Never allocates. */
 #include <errno.h>
@@ -24,9 +30,14 @@
 ta_atomic(uint64_t) ta_migrate_demoted_bytes, ta_migrate_promoted_bytes, ta_migrate_fallbacks,
     ta_migrate_kernel_moved, ta_migrate_sampled_pages, ta_migrate_rounds;
 ta_atomic(int) ta_migrate_access_kind = TA_OS_ACCESS_NONE;
+ta_atomic(uint64_t) ta_migrate_window_ns;
 
 static ta_atomic(int) busy;
 static uint64_t next_round_ns;
+static uint64_t arm_ns;   /* soft-dirty: when to clear, one window before the next round */
+static bool arm_pending;  /* that clear has not happened yet */
+static unsigned round_sampled, round_accessed; /* this round's pages, for the window */
+static bool ranking; /* last round: the budget could not hold every tracked block */
 static bool far_node[TA_ARENA_HEAP_IDS]; /* by heap id (interleave heaps count as far) */
 static int16_t promote_to[TA_ARENA_HEAP_IDS];           /* far node -> the CPU node it serves */
 static int16_t demote_chain[TA_ARENA_HEAP_IDS][MAX_CHAIN]; /* CPU node -> far nodes, farthest first */
@@ -114,11 +125,37 @@ static unsigned sample_pages(const ta_extent_t *ext, void **pages) {
   return (unsigned)n;
 }
 
+/* move_pages moves a transparent hugepage whole: moving a block that shares a hugepage with
+ * neighbours would move them too (of another temperature, and behind their records' back:
+ * measured in the tiering benchmark, the kernel moved twice the bytes migrate asked for, and
+ * promotions dragged cold neighbours in while demotions dragged hot ones out). So the
+ * hugepage units the block covers only in part are split first; units it owns whole move whole.
+ * The same holds for sampling: both signals answer for a transparent hugepage as a whole, and a
+ * hugepage that holds a few blocks reads "used" when any of them is (in the benchmark, every
+ * hugepage of cold blocks read written in every 31 ms window), so while the budget has to rank
+ * blocks, a block that shares hugepages is split once before it is sampled. The price: those
+ * hugepages are 4 KiB pages from then on (TLB reach, and soft-dirty faults per 4 KiB page). */
+static void split_shared_units(ta_extent_t *ext) {
+  if (ext->split) return;
+  ext->split = true;
+  if (!ta_hpa_geometry.hugepages) return;
+  size_t unit = ta_hpa_geometry.unit_size;
+  uintptr_t lo = (uintptr_t)ext->addr, hi = lo + ((size_t)ext->npages << ta_hpa_geometry.page_shift);
+  uintptr_t head_end = (lo + unit - 1) & ~(uintptr_t)(unit - 1), tail = hi & ~(uintptr_t)(unit - 1);
+  if (lo & (unit - 1)) ta_os_split_huge((void *)lo, (head_end < hi ? head_end : hi) - lo);
+  if ((hi & (unit - 1)) && tail >= head_end) ta_os_split_huge((void *)tail, hi - tail);
+}
+
 /* Samples access and placement of one pinned extent. */
 static void observe(ta_extent_t *ext, int kind, uint64_t now, const ta_hotness_params_t *p, uint64_t *local_bytes) {
   void *pages[SAMPLE];
   unsigned n = sample_pages(ext, pages);
   unsigned sampled = 0, accessed = 0;
+  if (ranking && kind != TA_OS_ACCESS_NONE && !ext->split) {
+    split_shared_units(ext);
+    ext->armed = false; /* the bits read now are still the whole hugepage's */
+  }
+  bool unwatched = kind != TA_OS_ACCESS_NONE && !ext->armed;
   if (kind != TA_OS_ACCESS_NONE) {
     int8_t state[SAMPLE];
     if (ta_os_access_sample(pages, n, state) == 0 && ext->armed) {
@@ -128,6 +165,8 @@ static void observe(ta_extent_t *ext, int kind, uint64_t now, const ta_hotness_p
           accessed += (unsigned)state[i];
         }
     }
+    round_sampled += sampled;
+    round_accessed += accessed;
     ext->armed = true; /* the first sample after a move only arms the signal */
   }
   ta_atomic_fetch_add(&ta_migrate_sampled_pages, n, ta_mo_relaxed);
@@ -155,6 +194,7 @@ static void observe(ta_extent_t *ext, int kind, uint64_t now, const ta_hotness_p
     }
   }
   ext->heat.far = far_node[ext->tier];
+  if (unwatched) ta_hotness_watch_from(&ext->heat, now);
   ta_hotness_observe(&ext->heat, p, now, sampled, accessed);
 }
 
@@ -164,6 +204,7 @@ static size_t move(ta_hpa_t *hpa, ta_extent_t *ext, const int *targets, unsigned
   size_t len = (size_t)ext->npages << ta_hpa_geometry.page_shift, moved_pages = 0;
   bool promote = !far_node[targets[0]];
   ta_hpa_migrate_begin(hpa, ext->addr, len);
+  split_shared_units(ext);
   for (unsigned t = 0; t < ntargets; t++) {
     if (targets[t] < 0) break;
     size_t moved = 0, failed = 0, present = 0;
@@ -196,11 +237,28 @@ static size_t move(ta_hpa_t *hpa, ta_extent_t *ext, const int *targets, unsigned
   return bytes;
 }
 
+/* Opens the soft-dirty window: clears every page's bit, so the next round sees the writes since. */
+static void arm(void) {
+  ta_os_access_rearm();
+  arm_pending = false;
+}
+
 size_t ta_migrate_step(uint64_t now, size_t budget) {
-  if (!ta_large_tracking || now < next_round_ns) return 0;
+  if (!ta_large_tracking) return 0;
+  if (now < next_round_ns && !(arm_pending && now >= arm_ns)) return 0;
   int expected = 0;
   if (!ta_atomic_cas(&busy, &expected, 1)) return 0;
-  next_round_ns = now + ta_conf.migrate_interval_ms * 1000000ull;
+  if (arm_pending) {
+    /* Due to open the window (or late for it: then the round waits a window, rather than
+     * reading bits that have gathered since the last round). */
+    uint64_t window = ta_atomic_load(&ta_migrate_window_ns, ta_mo_relaxed);
+    arm();
+    if (now + window > next_round_ns) next_round_ns = now + window;
+    ta_atomic_store(&busy, 0, ta_mo_release);
+    return 0;
+  }
+  uint64_t interval = ta_conf.migrate_interval_ms * 1000000ull;
+  next_round_ns = now + interval;
   ta_atomic_fetch_add(&ta_migrate_rounds, 1, ta_mo_relaxed);
   int kind = ta_os_access_open((int)ta_conf.access_signal);
   ta_atomic_store(&ta_migrate_access_kind, kind, ta_mo_relaxed);
@@ -214,8 +272,27 @@ size_t ta_migrate_step(uint64_t now, size_t budget) {
     for (size_t i = n; i < n + got; i++) pinned_hpa[i] = hpa;
     n += got;
   }
-  for (size_t i = 0; i < n; i++) observe(pinned[i], kind, now, &p, &local_bytes);
-  if (kind == TA_OS_ACCESS_SOFTDIRTY || kind == TA_OS_ACCESS_DAMON) ta_os_access_rearm();
+  round_sampled = round_accessed = 0;
+  uint64_t tracked = 0;
+  for (size_t i = 0; i < n; i++) {
+    observe(pinned[i], kind, now, &p, &local_bytes);
+    tracked += pinned[i]->usable;
+  }
+  /* Ranking is needed when the budget cannot hold every tracked block. */
+  ranking = p.local_budget_bytes && (tracked > p.local_budget_bytes || local_bytes > p.local_budget_bytes);
+  if (kind == TA_OS_ACCESS_SOFTDIRTY) {
+    uint64_t window = ta_hotness_window(ta_atomic_load(&ta_migrate_window_ns, ta_mo_relaxed), interval,
+                                        round_sampled, round_accessed, ranking);
+    ta_atomic_store(&ta_migrate_window_ns, window, ta_mo_relaxed);
+    if (window < interval) {
+      arm_pending = true;
+      arm_ns = next_round_ns - window;
+    } else {
+      arm();
+    }
+  } else if (kind == TA_OS_ACCESS_DAMON) {
+    arm(); /* asks the kdamond for the next snapshot (os_linux_damon.c) */
+  }
 
   for (size_t i = 0; i < n; i++) {
     items[i] = (ta_hotness_item_t){.heat = &pinned[i]->heat, .bytes = pinned[i]->usable, .ref = pinned[i]};
@@ -224,10 +301,16 @@ size_t ta_migrate_step(uint64_t now, size_t budget) {
 
   /* Demotions first: they make the room promotions may need. */
   size_t done = 0;
+  uint64_t moves_from = ta_os_now_ns();
   for (int pass = 0; pass < 2; pass++) {
     ta_hotness_action_t want = pass == 0 ? TA_HOTNESS_DEMOTE : TA_HOTNESS_PROMOTE;
     for (size_t i = 0; i < n; i++) {
       if (items[i].action != want || (budget && done >= budget)) continue;
+      /* A round's moves take at most one interval (moving 4 KiB pages of split hugepages is
+       * slow, under emulation very slow): what is left is decided afresh next round, on new
+       * samples, rather than carried out on stale ones. */
+      uint64_t t = ta_os_now_ns();
+      if (t > moves_from && t - moves_from >= interval) break;
       ta_extent_t *ext = pinned[i];
       int targets[MAX_CHAIN] = {-1, -1, -1, -1};
       if (want == TA_HOTNESS_PROMOTE) {
@@ -245,9 +328,14 @@ size_t ta_migrate_step(uint64_t now, size_t budget) {
   return done;
 }
 
-uint64_t ta_migrate_next_due(void) { return ta_large_tracking ? next_round_ns : UINT64_MAX; }
+uint64_t ta_migrate_next_due(void) {
+  if (!ta_large_tracking) return UINT64_MAX;
+  return arm_pending && arm_ns < next_round_ns ? arm_ns : next_round_ns;
+}
 
 void ta_migrate_postfork_child(void) {
   ta_atomic_store(&busy, 0, ta_mo_relaxed);
   next_round_ns = 0;
+  arm_pending = false; /* the child's first round re-arms, as the first round always does */
+  ranking = false;
 }

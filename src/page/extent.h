@@ -44,6 +44,7 @@ typedef struct ta_extent {
   uint8_t hint;        /* TA_HOTNESS_HINT_* */
   bool tracked;        /* on its node's tracking list */
   bool armed;          /* the access signal was re-armed for it since it last moved */
+  bool split;          /* the hugepages it shares with neighbours were split (migrate.c) */
   ta_hotness_t heat;
   /* Slab state, under the owning bin's lock. */
   ta_list_t link;      /* slab: on the bin's list of slabs with free objects; large: tracking */

@@ -46,6 +46,7 @@ void *ta_large_alloc(ta_hpa_t *hpa, size_t size, size_t align, bool zero, unsign
   }
   if (zero && !zeroed) memset(p, 0, ext->usable);
   ext->tier = (uint16_t)node;
+  ext->split = false;
   if (ta_large_tracking) {
     ta_hotness_init(&ext->heat, ta_os_now_ns(), TA_HOTNESS_HINT_NONE, false);
     ta_mutex_lock(&hpa->track_lock);
@@ -165,6 +166,7 @@ bool ta_large_resize_in_place(ta_hpa_t *hpa, ta_extent_t *ext, size_t size) {
     ext->npages = (uint32_t)npages;
     ext->usable = npages << g->page_shift;
     ext->armed = false; /* other pages will be sampled */
+    ext->split = false; /* new pages may share a hugepage */
   }
   if (ext->tracked) ta_mutex_unlock(&hpa->track_lock);
   return ok;

@@ -53,6 +53,12 @@ typedef struct ta_os_ops {
   /* Ends a sampling round: SOFTDIRTY clears the soft-dirty bit of every page of the process
    * (it cannot do less); DAMON marks its snapshot stale; IDLE and NONE do nothing. */
   int (*access_rearm)(void);
+  /* Splits the transparent hugepages that [addr, addr + size) covers only in part into base
+   * pages (MADV_COLD, which does so for a partly covered THP mapped once, and also deactivates
+   * the range's pages), so that a following move_pages moves this range's pages only: it moves
+   * a THP whole, neighbours included (checked in the guest: 128 pages asked, 512 moved). Kernels
+   * before 5.4 refuse MADV_COLD (EINVAL): nothing is split. */
+  int (*split_huge)(void *addr, size_t size);
 } ta_os_ops_t;
 
 /* Access signals (AUTO tries IDLE, DAMON, SOFTDIRTY, NONE). IDLE: idle page tracking
@@ -103,6 +109,9 @@ TA_INLINE int ta_os_access_sample(void *const *pages, unsigned n, int8_t *state)
   return ta_os_ops->access_sample ? ta_os_ops->access_sample(pages, n, state) : ENOTSUP;
 }
 TA_INLINE int ta_os_access_rearm(void) { return ta_os_ops->access_rearm ? ta_os_ops->access_rearm() : 0; }
+TA_INLINE int ta_os_split_huge(void *addr, size_t size) {
+  return ta_os_ops->split_huge ? ta_os_ops->split_huge(addr, size) : 0;
+}
 
 /* Machine facts read once at start-up (ta_os_init) and constant afterwards. */
 typedef struct {

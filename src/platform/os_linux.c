@@ -55,6 +55,13 @@ static int linux_advise_huge(void *addr, size_t size, bool on) {
   return madvise(addr, size, on ? MADV_HUGEPAGE : MADV_NOHUGEPAGE) == 0 ? 0 : errno;
 }
 
+#ifndef MADV_COLD
+#define MADV_COLD 20
+#endif
+static int linux_split_huge(void *addr, size_t size) {
+  return madvise(addr, size, MADV_COLD) == 0 ? 0 : errno;
+}
+
 static int linux_bind(void *addr, size_t size, int mode, const unsigned long *nodemask,
                       unsigned long maxnode, unsigned flags) {
   long r = syscall(SYS_mbind, addr, size, mode, nodemask, maxnode, flags);
@@ -90,6 +97,7 @@ const ta_os_ops_t ta_os_linux_ops = {
     .access_open = ta_os_linux_access_open,
     .access_sample = ta_os_linux_access_sample,
     .access_rearm = ta_os_linux_access_rearm,
+    .split_huge = linux_split_huge,
 };
 
 const ta_os_ops_t *ta_os_ops = &ta_os_linux_ops;

@@ -233,6 +233,34 @@ TEST_F(Hotness, PurgeNeverTouchesAMigratingBlock) {
   for (auto &x : keep) free(x.p);
 }
 
+// move_pages moves a transparent hugepage whole: a block that shares one must be split off
+// before it moves, or its neighbours go with it (the guest's THP is "always", and the heap
+// advises MADV_HUGEPAGE). An idle block between busy neighbours is demoted alone.
+TEST_F(Hotness, DemotingABlockLeavesItsHugepageNeighboursWhereTheyAre) {
+  const size_t len = 256 << 10, unit = 2 << 20;
+  std::vector<Block> b;
+  for (unsigned i = 0; i < 12; i++) b.push_back(make(len, 40 + i));
+  // A hugepage unit holding at least three of them: its second block idles, the rest are used.
+  size_t mid = b.size();
+  for (size_t i = 1; i + 1 < b.size() && mid == b.size(); i++) {
+    uintptr_t u = (uintptr_t)b[i].p / unit;
+    if ((uintptr_t)b[i - 1].p / unit == u && (uintptr_t)b[i + 1].p / unit == u) mid = i;
+  }
+  ASSERT_LT(mid, b.size()) << "the heap packs 256 KiB blocks into shared hugepages";
+  std::vector<Block *> busy;
+  for (size_t i = 0; i < b.size(); i++)
+    if (i != mid) busy.push_back(&b[i]);
+  uint64_t kernel_moved0 = stat("stats.kernel_moved");
+  ASSERT_TRUE(work_until(busy, [&] { return all_on(b[mid], 2); }, 60)) << "idle block: " << where(b[mid]);
+  for (size_t i = 0; i < b.size(); i++) {
+    if (i == mid) continue;
+    EXPECT_EQ(pages_on(b[i], 2), 0u) << "neighbour " << i << " moved with the idle block: " << where(b[i]);
+  }
+  EXPECT_EQ(stat("stats.kernel_moved"), kernel_moved0) << "no block found where the allocator did not put it";
+  for (auto &x : b) ASSERT_EQ(checksum(x.p, x.len), x.sum);
+  for (auto &x : b) free(x.p);
+}
+
 TEST_F(Hotness, FullFarNodeFallsBackAndIsCounted) {
   // Fill the far node (512 MiB in this guest) behind the allocator's back, leaving less room
   // than an idle block needs.

@@ -82,12 +82,20 @@ struct FakeOpsImpl {
     FakeOs *f = FakeOs::current;
     for (unsigned i = 0; i < n; i++) {
       uintptr_t page = (uintptr_t)pages[i] & ~(uintptr_t)(ta_os_info.page_size - 1);
-      state[i] = f->touched.erase(page) ? 1 : 0;
+      /* Idle tracking re-arms the page it reads; soft-dirty bits stay until the next rearm. */
+      if (f->access_kind == TA_OS_ACCESS_SOFTDIRTY) state[i] = f->touched.count(page) ? 1 : 0;
+      else state[i] = f->touched.erase(page) ? 1 : 0;
     }
     return 0;
   }
   static int access_rearm() {
-    FakeOs::current->rearms++;
+    FakeOs *f = FakeOs::current;
+    f->rearms++;
+    if (f->access_kind == TA_OS_ACCESS_SOFTDIRTY) f->touched.clear(); /* clear_refs: every page */
+    return 0;
+  }
+  static int split_huge(void *addr, size_t size) {
+    FakeOs::current->splits.push_back({(uintptr_t)addr, size});
     return 0;
   }
   static uint64_t now_ns() { return FakeOs::current->now; }
@@ -102,14 +110,14 @@ static const ta_os_ops_t fake_ops = {FakeOpsImpl::map,         FakeOpsImpl::unma
                                      FakeOpsImpl::bind,        FakeOpsImpl::move_pages,
                                      FakeOpsImpl::now_ns,      FakeOpsImpl::task_policy,
                                      nullptr,                  nullptr,
-                                     nullptr};
+                                     nullptr,                  nullptr};
 // The same with an access signal (FakeOs::access_kind decides which it claims to be).
 static const ta_os_ops_t fake_ops_access = {FakeOpsImpl::map,         FakeOpsImpl::unmap,
                                             FakeOpsImpl::purge,       FakeOpsImpl::advise_huge,
                                             FakeOpsImpl::bind,        FakeOpsImpl::move_pages,
                                             FakeOpsImpl::now_ns,      FakeOpsImpl::task_policy,
                                             FakeOpsImpl::access_open, FakeOpsImpl::access_sample,
-                                            FakeOpsImpl::access_rearm};
+                                            FakeOpsImpl::access_rearm, FakeOpsImpl::split_huge};
 
 void FakeOs::touch(const void *addr, size_t len) {
   uintptr_t page = ta_os_info.page_size;

@@ -33,6 +33,8 @@ struct FakeOs {
   int access_kind = 0;
   std::set<uintptr_t> touched;
   size_t rearms = 0;
+  // Ranges given to split_huge (with an access signal only), in order.
+  std::vector<std::pair<uintptr_t, size_t>> splits;
   void touch(const void *addr, size_t len);
   int node_of(const void *addr) const;
 

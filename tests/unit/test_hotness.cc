@@ -252,4 +252,72 @@ TEST(Hotness, NoBudgetPromotesEveryWarmExtent) {
   for (auto &it : f.items) EXPECT_EQ(it.action, TA_HOTNESS_PROMOTE);
 }
 
+TEST(Hotness, UnderABudgetIdlenessAloneDemotesNothing) {
+  auto p = params();
+  Fleet f;
+  f.add(false, 2 * kMiB);  // idle from birth
+  f.add(false, 2 * kMiB);  // idle, hinted cold
+  f.heat[1].hint = TA_HOTNESS_HINT_COLD;
+  uint64_t now = 5000 * kMs;  // far past cold_age
+  // No cap: idleness demotes both.
+  EXPECT_EQ(f.plan(p, now), 2u);
+  // A budget with room: the budget decides, and it has room for both; the cold hint still counts.
+  p.local_budget_bytes = 8 * kMiB;
+  EXPECT_EQ(f.plan(p, now), 1u);
+  EXPECT_EQ(f.items[0].action, TA_HOTNESS_STAY) << "idle, but the budget it lives in is not full";
+  EXPECT_EQ(f.items[1].action, TA_HOTNESS_DEMOTE);
+  // Over the budget, the idle one goes first (it is the coldest).
+  p.local_budget_bytes = 2 * kMiB;
+  f.heat[1].hint = TA_HOTNESS_HINT_NONE;
+  ta_hotness_observe(&f.heat[1], &p, now, 8, 8);
+  EXPECT_EQ(f.plan(p, now), 1u);
+  EXPECT_EQ(f.items[0].action, TA_HOTNESS_DEMOTE);
+  EXPECT_EQ(f.items[1].action, TA_HOTNESS_STAY);
+}
+
+TEST(Hotness, IdlenessCountsFromWhenTheSignalStartedWatching) {
+  auto p = params();
+  ta_hotness_t h;
+  ta_hotness_init(&h, 0, TA_HOTNESS_HINT_NONE, false);
+  // Allocated long before sampling began: its age is not idleness anyone saw.
+  uint64_t first = 3000 * kMs;
+  EXPECT_EQ(ta_hotness_decide(&h, &p, first, 4 * kMiB), TA_HOTNESS_DEMOTE);
+  ta_hotness_watch_from(&h, first);
+  ta_hotness_observe(&h, &p, first, 0, 0);
+  EXPECT_EQ(ta_hotness_decide(&h, &p, first + 500 * kMs, 4 * kMiB), TA_HOTNESS_STAY);
+  // Watched and still idle for a cold age: now it is cold.
+  uint64_t now = run(&h, p, first + 100 * kMs, first + 1100 * kMs, 100, 0);
+  EXPECT_EQ(ta_hotness_decide(&h, &p, now, 4 * kMiB), TA_HOTNESS_DEMOTE);
+  // A far extent's record is left alone (a hot hint's promotion reads it).
+  ta_hotness_t far;
+  ta_hotness_init(&far, 0, TA_HOTNESS_HINT_NONE, true);
+  ta_hotness_watch_from(&far, first);
+  EXPECT_EQ(far.last_active_ns, 0u);
+}
+
+TEST(Hotness, WindowShrinksOnlyWhileTheBudgetRanksAndMostPagesReadUsed) {
+  const uint64_t interval = 1000 * kMs;
+  // Starts as the whole interval.
+  EXPECT_EQ(ta_hotness_window(0, interval, 0, 0, true), interval);
+  // Saturated (every page reads used) and the budget must rank: halves, down to interval/16.
+  uint64_t w = interval;
+  std::vector<uint64_t> seen;
+  for (int r = 0; r < 8; r++) seen.push_back(w = ta_hotness_window(w, interval, 100, 90, true));
+  EXPECT_EQ(seen[0], interval / 2);
+  EXPECT_EQ(seen[1], interval / 4);
+  EXPECT_EQ(seen[3], interval / 16);
+  EXPECT_EQ(seen[7], interval / 16) << "never below interval/16";
+  // Between one in eight and one in two: it holds.
+  EXPECT_EQ(ta_hotness_window(w, interval, 100, 30, true), w);
+  // Nothing seen: no reason to change.
+  EXPECT_EQ(ta_hotness_window(w, interval, 0, 0, true), w);
+  // Few pages used: doubles back.
+  EXPECT_EQ(ta_hotness_window(w, interval, 100, 5, true), 2 * w);
+  // Saturated but nothing to rank (no budget, or all fits): the whole interval again, so idle
+  // means idle for the whole interval.
+  w = interval / 16;
+  for (int r = 0; r < 8; r++) w = ta_hotness_window(w, interval, 100, 90, false);
+  EXPECT_EQ(w, interval);
+}
+
 }  // namespace

@@ -255,4 +255,80 @@ TEST_F(Migrate, FreedDemotedBlockIsPurgedSoReuseRefaultsLocally) {
   EXPECT_TRUE(purged) << "pages on the far node are dropped at free, not reused in place";
 }
 
+// Soft-dirty: the bits are cleared one window before the round, not right after the last one,
+// so a write before the window opens is not seen and one inside it is.
+TEST_F(Migrate, SoftDirtyWatchesOnlyTheWindowBeforeEachRound) {
+  fake->access_kind = TA_OS_ACCESS_SOFTDIRTY;
+  ta_conf.tier_local_mb = 6;
+  const uint64_t interval = ta_conf.migrate_interval_ms * kMs;
+  Block a = alloc(4 * kMiB), b = alloc(4 * kMiB);
+  ta_large_set_hint(&ta_node_heaps[0]->hpa, b.ext, TA_HOTNESS_HINT_COLD);  // 8 MiB tracked, 6 may be local
+  auto step_due = [] {
+    uint64_t due = ta_migrate_next_due();
+    fake->now = due > fake->now ? due : fake->now + 1;
+    ta_migrate_step(fake->now, 0);
+  };
+  // Both written all the time: every sampled page reads written while the budget must rank.
+  for (int i = 0; i < 16; i++) {
+    fake->touch(a.p, a.len);
+    fake->touch(b.p, b.len);
+    step_due();
+  }
+  ASSERT_EQ(b.ext->tier, 1) << "hinted cold: demoted";
+  ASSERT_EQ(a.ext->tier, 0);
+  EXPECT_LE(ta_atomic_load(&ta_migrate_window_ns, ta_mo_relaxed), interval / 4) << "the window shrank";
+  // Step to just after a round.
+  for (uint64_t r = counter(ta_migrate_rounds); counter(ta_migrate_rounds) == r;) {
+    fake->touch(a.p, a.len);
+    step_due();
+  }
+  uint64_t round = fake->now, w = ta_atomic_load(&ta_migrate_window_ns, ta_mo_relaxed);
+  ASSERT_LT(w, interval);
+  EXPECT_EQ(ta_migrate_next_due(), round + interval - w) << "next due: the window opens";
+  fake->touch(a.p, a.len);  // written before the window opens
+  size_t rearms = fake->rearms;
+  step_due();
+  EXPECT_EQ(fake->rearms, rearms + 1) << "the window opened: bits cleared";
+  EXPECT_EQ(ta_migrate_next_due(), round + interval);
+  step_due();
+  EXPECT_LT(a.ext->heat.last_active_ns, fake->now) << "a write before the window is not seen";
+  step_due();               // the next window opens
+  fake->touch(a.p, a.len);  // written inside it
+  step_due();
+  EXPECT_EQ(a.ext->heat.last_active_ns, fake->now) << "a write inside the window is seen";
+  ta_arena_free_large(a.ext);
+  ta_arena_free_large(b.ext);
+  fake->access_kind = TA_OS_ACCESS_IDLE;
+  ta_migrate_postfork_child();  // forget the pending window, as a fresh process would
+}
+
+// move_pages moves a transparent hugepage whole, so a block that shares one is split first:
+// before it moves, and (once) before it is sampled while the budget ranks blocks.
+TEST_F(Migrate, SharedHugepagesAreSplitBeforeAMoveAndBeforeRanking) {
+  if (!ta_hpa_geometry.hugepages) GTEST_SKIP() << "no transparent hugepages on this machine";
+  size_t unit = ta_hpa_geometry.unit_size;
+  Block x = alloc(256 * 1024), y = alloc(256 * 1024);
+  ASSERT_EQ((uintptr_t)x.p / unit, (uintptr_t)y.p / unit) << "the filler packs them into one unit";
+  fake->splits.clear();
+  rounds(3000, {y});  // no budget: x idles out and is demoted, y stays
+  ASSERT_EQ(x.ext->tier, 1);
+  ASSERT_EQ(y.ext->tier, 0);
+  ASSERT_EQ(fake->splits.size(), 1u) << "sampling without a budget splits nothing; the move splits";
+  EXPECT_EQ(fake->splits[0].first, (uintptr_t)x.p);
+  EXPECT_EQ(fake->splits[0].second, x.len);
+  // A budget that cannot hold every block: y is split once, before its samples count.
+  ta_conf.tier_local_mb = 1;
+  Block w = alloc(2 * kMiB);
+  fake->splits.clear();
+  rounds(1000, {y, w});
+  size_t y_splits = 0;
+  for (auto &r : fake->splits) {
+    y_splits += r.first == (uintptr_t)y.p && r.second == y.len;
+    EXPECT_TRUE(r.first % unit || (r.first + r.second) % unit) << "only units shared in part are split";
+    EXPECT_NE(r.first, (uintptr_t)x.p) << "x was split already";
+  }
+  EXPECT_EQ(y_splits, 1u);
+  for (Block *b : {&x, &y, &w}) ta_arena_free_large(b->ext);
+}
+
 }  // namespace
