@@ -26,6 +26,8 @@
 #include <thread>
 #include <vector>
 
+#include "guest_util.h"
+
 namespace {
 
 using Clock = std::chrono::steady_clock;
@@ -54,11 +56,7 @@ uint64_t stat(const char *name) {
   return v;
 }
 
-uint64_t checksum(const unsigned char *p, size_t n) {
-  uint64_t h = 1469598103934665603ull;
-  for (size_t i = 0; i < n; i++) h = (h ^ p[i]) * 1099511628211ull;
-  return h;
-}
+using ta_test::checksum;
 
 struct Block {
   unsigned char *p = nullptr;

@@ -17,6 +17,8 @@
 #include <string>
 #include <vector>
 
+#include "guest_util.h"
+
 #include "tieralloc.h"
 
 namespace {
@@ -49,12 +51,6 @@ size_t map_count() {
   return n;
 }
 
-void pin_cpu0() {
-  cpu_set_t set;
-  CPU_ZERO(&set);
-  CPU_SET(0, &set);
-  ASSERT_EQ(sched_setaffinity(0, sizeof(set), &set), 0);
-}
 
 TEST(InterleaveGuest, LargeBlocksSplitByBandwidth) {
   const char *expect = getenv("TIERALLOC_EXPECT");
@@ -71,7 +67,7 @@ TEST(InterleaveGuest, LargeBlocksSplitByBandwidth) {
     total_bw += bw;
   }
   for (auto &[n, bw] : want) bw /= total_bw;
-  pin_cpu0();
+  ta_test::pin_cpu(0);
   // 96 MiB in blocks of 1 to 12 MiB: 48 hugepage-sized chunks and more, enough for the shares
   // to show within a few points.
   std::mt19937 rng(5);

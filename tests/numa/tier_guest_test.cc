@@ -11,16 +11,11 @@
 #include <vector>
 
 #include "ctl_stat.h"
+#include "guest_util.h"
 
 namespace {
 
-void pin_cpu(int cpu) {
-  cpu_set_t set;
-  CPU_ZERO(&set);
-  CPU_SET(cpu, &set);
-  ASSERT_EQ(sched_setaffinity(0, sizeof(set), &set), 0);
-  sched_yield();
-}
+using ta_test::pin_cpu;
 
 using ta_test::stat;
 
@@ -32,11 +27,7 @@ void expect_on(void *p, size_t size, int node, const char *what) {
   EXPECT_TRUE(loc.all_on_node) << what << ": " << loc.pages_on_node << " of " << loc.pages << " pages on node " << loc.node;
 }
 
-uint64_t checksum(const unsigned char *p, size_t n) {
-  uint64_t h = 1469598103934665603ull;
-  for (size_t i = 0; i < n; i++) h = (h ^ p[i]) * 1099511628211ull;
-  return h;
-}
+using ta_test::checksum;
 
 class Tiers : public testing::Test {
  protected:
