@@ -26,6 +26,7 @@
 #include <thread>
 #include <vector>
 
+#include "ctl_stat.h"
 #include "guest_util.h"
 
 namespace {
@@ -46,49 +47,13 @@ std::string slurp(const std::string &path) {
   return "";
 }
 
-uint64_t stat(const char *name) {
-  uint64_t e = 1;
-  size_t len = sizeof(e);
-  tieralloc_ctl("epoch", &e, &len, &e, sizeof(e));
-  uint64_t v = 0;
-  len = sizeof(v);
-  EXPECT_EQ(tieralloc_ctl(name, &v, &len, nullptr, 0), 0) << name;
-  return v;
-}
-
+using ta_test::stat;
 using ta_test::checksum;
-
-struct Block {
-  unsigned char *p = nullptr;
-  size_t len = 0;
-  uint64_t sum = 0;
-};
-
-Block make(size_t len, unsigned seed) {
-  Block b;
-  b.p = (unsigned char *)malloc(len);
-  b.len = len;
-  for (size_t i = 0; i < len; i++) b.p[i] = (unsigned char)(i * 131 + seed);
-  b.sum = checksum(b.p, len);
-  return b;
-}
-
-size_t pages_on(const Block &b, int node) {
-  size_t page = (size_t)sysconf(_SC_PAGESIZE), n = b.len / page, on = 0;
-  std::vector<void *> pages(n);
-  std::vector<int> status(n);
-  for (size_t i = 0; i < n; i++) pages[i] = b.p + i * page;
-  EXPECT_EQ(numa_move_pages(0, n, pages.data(), nullptr, status.data(), 0), 0);
-  for (size_t i = 0; i < n; i++) on += status[i] == node;
-  return on;
-}
-
-bool all_on(const Block &b, int node) { return pages_on(b, node) == b.len / (size_t)sysconf(_SC_PAGESIZE); }
-
-std::string where(const Block &b) {
-  return std::to_string(pages_on(b, 0)) + "/" + std::to_string(pages_on(b, 1)) + "/" + std::to_string(pages_on(b, 2)) +
-         " of " + std::to_string(b.len / (size_t)sysconf(_SC_PAGESIZE)) + " pages on nodes 0/1/2";
-}
+using ta_test::Block;
+using ta_test::make;
+using ta_test::pages_on;
+using ta_test::all_on;
+using ta_test::where;
 
 // Reads one byte of every page: nothing is written, so soft-dirty would see nothing.
 uint64_t read_through(const Block &b) {

@@ -32,49 +32,15 @@ namespace {
 using Clock = std::chrono::steady_clock;
 
 using ta_test::pin_cpu;
-
 using ta_test::stat;
-
 using ta_test::checksum;
 
-struct Block {
-  unsigned char *p = nullptr;
-  size_t len = 0;
-  uint64_t sum = 0;
-};
-
-Block make(size_t len, unsigned seed) {
-  Block b;
-  b.p = (unsigned char *)malloc(len);
-  b.len = len;
-  for (size_t i = 0; i < len; i++) b.p[i] = (unsigned char)(i * 131 + seed);
-  b.sum = checksum(b.p, len);
-  return b;
-}
-
-// Pages of the block on nodes 0, 1, 2, and elsewhere or absent, page by page from one
-// move_pages query (one snapshot: the background thread may be moving the block meanwhile).
-std::array<size_t, 4> census(const Block &b) {
-  size_t page = (size_t)sysconf(_SC_PAGESIZE), n = b.len / page;
-  std::vector<void *> pages(n);
-  std::vector<int> status(n);
-  for (size_t i = 0; i < n; i++) pages[i] = b.p + i * page;
-  EXPECT_EQ(numa_move_pages(0, n, pages.data(), nullptr, status.data(), 0), 0);
-  std::array<size_t, 4> c{};
-  for (size_t i = 0; i < n; i++) c[status[i] >= 0 && status[i] <= 2 ? status[i] : 3]++;
-  return c;
-}
-
-size_t pages_on(const Block &b, int node) { return census(b)[node]; }
-
-bool all_on(const Block &b, int node) { return pages_on(b, node) == b.len / (size_t)sysconf(_SC_PAGESIZE); }
-
-// "pages on nodes 0/1/2" for failure messages.
-std::string where(const Block &b) {
-  auto c = census(b);
-  return std::to_string(c[0]) + "/" + std::to_string(c[1]) + "/" + std::to_string(c[2]) + " of " +
-         std::to_string(b.len / (size_t)sysconf(_SC_PAGESIZE)) + " pages on nodes 0/1/2";
-}
+using ta_test::Block;
+using ta_test::make;
+using ta_test::census;
+using ta_test::pages_on;
+using ta_test::all_on;
+using ta_test::where;
 
 // A write to every page that leaves the contents as they are: soft-dirty sees it.
 void write_through(Block &b) {
