@@ -97,8 +97,10 @@ static void double_free_delayed_body(void) {
   say("third free returned");
 }
 
+static char *interior_block; /* the live block interior_small_body freed from inside */
+
 static void interior_small_body(void) {
-  char *p = M(64);
+  char *p = interior_block = M(64);
   probe_after_abort(p, 64, 64, 3);
   free(launder(p + 16));
   say("interior free returned");
@@ -143,12 +145,7 @@ int main(int argc, char **argv) {
     free(p);
     free(launder(p));
   } else if (!strcmp(c, "double-free-small-delayed")) {
-    void *a = M(64), *b = M(64);
-    probe_after_abort(NULL, 0, 64, 3);
-    free(a);
-    free(b);
-    free(launder(a));
-    say("third free returned");
+    double_free_delayed_body();
     probe_handouts(NULL, 0, 64, 3);
   } else if (!strcmp(c, "double-free-small-thread-exit")) {
     run_in_thread(double_free_delayed_body);
@@ -197,11 +194,8 @@ int main(int argc, char **argv) {
     say("second free returned");
     probe_handouts(NULL, 0, 64, 3);
   } else if (!strcmp(c, "interior-small")) {
-    char *p = M(64);
-    probe_after_abort(p, 64, 64, 3);
-    free(launder(p + 16));
-    say("interior free returned");
-    probe_handouts(p, 64, 64, 2);
+    interior_small_body();
+    probe_handouts(interior_block, 64, 64, 2);
   } else if (!strcmp(c, "interior-small-thread-exit")) {
     run_in_thread(interior_small_body);
   } else if (!strcmp(c, "interior-large")) {
