@@ -22,6 +22,17 @@ static const size_t sizes[] = {8,    16,   24,   32,   48,   64,   80,   96,    
 #define BATCH 64
 #define SLICES 5
 
+/* One JSON object: each size's figure, keyed by the size. */
+static void out_per_size(const char *name, const double *ns) {
+  wl_out_obj_begin(name);
+  for (size_t s = 0; s < NSIZES; s++) {
+    char k[24];
+    snprintf(k, sizeof k, "%zu", sizes[s]);
+    wl_out_num(k, ns[s]);
+  }
+  wl_out_obj_end();
+}
+
 int main(int argc, char **argv) {
   wl_args_t args;
   wl_args_parse(&args, argc, argv, "sizeclass", 0, 0);
@@ -80,20 +91,8 @@ int main(int argc, char **argv) {
   wl_out_begin(&args);
   wl_out_timing(ops, seconds, best_cpu);
   wl_out_mem("steady", &steady);
-  wl_out_obj_begin("ns_per_op_pair");
-  for (size_t s = 0; s < NSIZES; s++) {
-    char k[24];
-    snprintf(k, sizeof k, "%zu", sizes[s]);
-    wl_out_num(k, pair_ns[s]);
-  }
-  wl_out_obj_end();
-  wl_out_obj_begin("ns_per_op_batch");
-  for (size_t s = 0; s < NSIZES; s++) {
-    char k[24];
-    snprintf(k, sizeof k, "%zu", sizes[s]);
-    wl_out_num(k, batch_ns[s]);
-  }
-  wl_out_obj_end();
+  out_per_size("ns_per_op_pair", pair_ns);
+  out_per_size("ns_per_op_batch", batch_ns);
   wl_out_end();
   return 0;
 }
