@@ -150,17 +150,10 @@ class Damon : public testing::Test {
               kAdmin.c_str());
       GTEST_SKIP() << "no DAMON";
     }
-    cpu_set_t set;
-    CPU_ZERO(&set);
-    CPU_SET(0, &set);
-    ASSERT_EQ(sched_setaffinity(0, sizeof(set), &set), 0);
+    ta_test::pin_cpu(0);
     ticker = start_ticker(0);
     ASSERT_GT(ticker, 0);
-    // NUMA balancing off: every move seen here is tieralloc's.
-    if (FILE *f = fopen("/proc/sys/kernel/numa_balancing", "w")) {
-      fputs("0", f);
-      fclose(f);
-    }
+    ta_test::numa_balancing_off();
   }
 };
 

@@ -12,6 +12,7 @@
 #include <array>
 #include <cstddef>
 #include <cstdint>
+#include <cstdio>
 #include <cstdlib>
 #include <string>
 #include <vector>
@@ -25,6 +26,15 @@ inline void pin_cpu(int cpu) {
   CPU_SET(cpu, &set);
   ASSERT_EQ(sched_setaffinity(0, sizeof(set), &set), 0);
   sched_yield();
+}
+
+// NUMA balancing off (the guest is thrown away after the run), so every page move a test sees
+// is tieralloc's or the test's own.
+inline void numa_balancing_off() {
+  if (FILE *f = fopen("/proc/sys/kernel/numa_balancing", "w")) {
+    fputs("0", f);
+    fclose(f);
+  }
 }
 
 // FNV-1a over the bytes.

@@ -63,12 +63,7 @@ class Hotness : public testing::Test {
  protected:
   void SetUp() override {
     pin_cpu(0);
-    // The guest is thrown away after the run: NUMA balancing off, so every move seen here is
-    // tieralloc's or the test's own.
-    if (FILE *f = fopen("/proc/sys/kernel/numa_balancing", "w")) {
-      fputs("0", f);
-      fclose(f);
-    }
+    ta_test::numa_balancing_off();
   }
 };
 
