@@ -22,7 +22,6 @@
 #include <errno.h>
 #include <fcntl.h>
 #include <string.h>
-#include <time.h>
 #include <unistd.h>
 
 #include "atomic.h"
@@ -45,12 +44,6 @@ static bool damon_stale;
  * update_schemes_tried_regions write waits deadlocks both threads in the kernel (kernfs_drain
  * against a trylock loop on damon_sysfs_lock), and the process never exits. */
 static ta_atomic(int) damon_owner;
-
-static uint64_t monotonic_ns(void) {
-  struct timespec ts;
-  clock_gettime(CLOCK_MONOTONIC, &ts);
-  return (uint64_t)ts.tv_sec * 1000000000ull + (uint64_t)ts.tv_nsec;
-}
 
 static void close_all(void) {
   if (pagemap_fd >= 0) close(pagemap_fd);
@@ -128,7 +121,7 @@ int ta_os_linux_access_open(int want) {
     if (want == TA_OS_ACCESS_IDLE) return kind_in_force;
   }
   if (want == TA_OS_ACCESS_AUTO || want == TA_OS_ACCESS_DAMON) {
-    if (ta_os_damon_start(&damon, TA_OS_DAMON_ROOT, pid, &ta_os_damon_default_attrs, monotonic_ns()) == 0) {
+    if (ta_os_damon_start(&damon, TA_OS_DAMON_ROOT, pid, &ta_os_damon_default_attrs, ta_os_now_ns()) == 0) {
       damon_stale = true;
       return kind_in_force = TA_OS_ACCESS_DAMON;
     }
@@ -154,7 +147,7 @@ int ta_os_linux_access_sample(void *const *pages, unsigned n, int8_t *state) {
         return ESRCH;
       }
       damon_stale = false;
-      int err = ta_os_damon_refresh(&damon, monotonic_ns(), 4);
+      int err = ta_os_damon_refresh(&damon, ta_os_now_ns(), 4);
       ta_atomic_store(&damon_owner, 0, ta_mo_release);
       (void)err; /* without a fresh snapshot the previous one answers, for a few rounds */
     }
