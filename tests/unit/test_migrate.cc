@@ -7,6 +7,7 @@
 
 #include <cstring>
 
+#include "fake_heap.h"
 #include "fake_os.h"
 
 #include "arena.h"
@@ -22,9 +23,7 @@ constexpr size_t kMiB = 1 << 20;
 class Env : public testing::Environment {
  public:
   void SetUp() override {
-    ta_os_init();
-    ta_conf_defaults(&ta_conf);
-    ta_conf.region_mb = 64;
+    fake_heap_conf();
     ta_conf.tier_policy = TA_TIER_POLICY_HOTNESS;
     ta_conf.cold_age_ms = 1000;
     ta_conf.migrate_interval_ms = 100;

@@ -4,6 +4,7 @@
 
 #include <vector>
 
+#include "fake_heap.h"
 #include "fake_os.h"
 
 #include "arena.h"
@@ -16,16 +17,11 @@ FakeOs *fake;
 class Env : public testing::Environment {
  public:
   void SetUp() override {
-    ta_os_init();
-    ta_conf_defaults(&ta_conf);
-    ta_conf.region_mb = 64;
+    fake_heap_conf();
     ta_conf.slab_cache_kb = 512;
     fake = new FakeOs();
     fake->install();
-    ta_hpa_geometry_init();
-    static ta_topo_t topo;
-    ta_topology_fallback(&topo, (uint64_t)8 << 30, 2);
-    ASSERT_EQ(ta_arena_boot(&topo, 2, TA_PLACE_PREFERRED, 1'000'000'000, 50), 0);
+    fake_heap_boot_one_node();
   }
 };
 testing::Environment *const env = testing::AddGlobalTestEnvironment(new Env);

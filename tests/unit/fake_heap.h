@@ -1,0 +1,28 @@
+// fake_heap.h: the start of a heap on the fake OS, shared by the tests that boot arenas: conf
+// defaults with small regions, then (for the one-node tests) arenas on one node covering every
+// CPU, as on this machine.
+#ifndef TA_TEST_FAKE_HEAP_H
+#define TA_TEST_FAKE_HEAP_H
+
+#include <gtest/gtest.h>
+
+#include "arena.h"
+#include "conf.h"
+
+// Before the FakeOs is installed: the conf the tests then adjust. 64 MiB regions keep the fake
+// OS's in-memory mappings small.
+inline void fake_heap_conf() {
+  ta_os_init();
+  ta_conf_defaults(&ta_conf);
+  ta_conf.region_mb = 64;
+}
+
+// After the FakeOs is installed: page geometry from it, and two arenas on one node.
+inline void fake_heap_boot_one_node() {
+  ta_hpa_geometry_init();
+  static ta_topo_t topo;
+  ta_topology_fallback(&topo, (uint64_t)8 << 30, 2);
+  ASSERT_EQ(ta_arena_boot(&topo, 2, TA_PLACE_PREFERRED, 1'000'000'000, 50), 0);
+}
+
+#endif
