@@ -79,6 +79,7 @@ static ta_arena_t *thread_arena(void) {
 static void *class_slow(unsigned cls) {
   ta_tcache_t *tc = ta_tcache_get();
   void *p = tc ? ta_tcache_refill(tc, cls) : ta_arena_alloc_small(thread_arena(), cls);
+  ta_background_after_refill();
   if (!p) errno = ENOMEM;
   else if (ta_unlikely(ta_conf.debug)) memset(p, JUNK_ALLOC, ta_size_class_size(cls));
   else ta_tcache_unmark(p); /* the refill's pop did already; a bin's object has its mark */
@@ -108,6 +109,7 @@ static void *large_alloc(size_t size, size_t align, bool zero) {
   /* The hotness policy works from the background thread: start it with the first block. */
   if (ta_unlikely(ta_large_tracking) && !ta_background_is_running()) ta_background_start();
   void *p = ta_arena_alloc_large(large_arena(size), size, align, zero);
+  ta_background_after_refill();
   if (!p) errno = ENOMEM;
   else if (ta_unlikely(ta_conf.debug) && !zero) memset(p, JUNK_ALLOC, size);
   return p;

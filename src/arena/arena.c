@@ -348,6 +348,13 @@ uint64_t ta_arena_next_due(void) {
   return due;
 }
 
+size_t ta_arena_prefault_step(unsigned ahead, uint64_t now) {
+  size_t units = 0;
+  for (unsigned k = 0; k < ta_node_heap_count; k++)
+    units += ta_hpa_prefault_step(&ta_node_heaps[heap_nodes[k]]->hpa, ahead, now);
+  return units;
+}
+
 void ta_arena_hpa_stats(ta_hpa_stats_t *out) {
   *out = (ta_hpa_stats_t){0};
   for (unsigned k = 0; k < ta_node_heap_count; k++) {
@@ -365,6 +372,8 @@ void ta_arena_hpa_stats(ta_hpa_stats_t *out) {
     out->map_failures += s.map_failures;
     out->purge_failures += s.purge_failures;
     out->advise_failures += s.advise_failures;
+    out->fresh_units += s.fresh_units;
+    out->prefaulted_units += s.prefaulted_units;
   }
 }
 
