@@ -24,6 +24,9 @@
 enum { BG_OFF, BG_STARTING, BG_RUNNING, BG_FAILED };
 static ta_atomic(int) state = BG_OFF;
 static ta_atomic(uint64_t) next_inline_ns;
+/* A thread started early to prefault may be asleep for up to a second when the first freed
+ * pages appear: the first free wakes it (purge_now), so a short dirty_decay_ms is honoured. */
+static ta_atomic(int) seen_free, purge_now;
 
 #define MAX_SLEEP_NS 1000000000ull
 #define INLINE_INTERVAL_NS 10000000ull
@@ -88,6 +91,7 @@ static void *loop(void *arg) {
     for (;;) {
       ta_os_event_wait((const uint32_t *)&ta_hpa_prefault_word, prefault_seen, wake - now);
       now = ta_os_now_ns();
+      if (ta_atomic_exchange(&purge_now, 0, ta_mo_acq_rel)) break;
       uint32_t word = ta_atomic_load(&ta_hpa_prefault_word, ta_mo_acquire);
       if (word != prefault_seen) {
         prefault_seen = word;
@@ -124,10 +128,21 @@ void ta_background_start(void) {
   ta_atomic_store(&state, BG_RUNNING, ta_mo_release);
 }
 
+static TA_NOINLINE void first_free(void) {
+  ta_atomic_store(&seen_free, 1, ta_mo_relaxed);
+  ta_atomic_store(&purge_now, 1, ta_mo_release);
+  ta_atomic_fetch_add(&ta_hpa_prefault_word, 1, ta_mo_release);
+  ta_os_event_wake((const uint32_t *)&ta_hpa_prefault_word);
+}
+
 void ta_background_after_free(void) {
   int s = ta_atomic_load(&state, ta_mo_relaxed);
-  if (ta_likely(s == BG_RUNNING || s == BG_STARTING)) return;
+  if (ta_likely(s == BG_RUNNING || s == BG_STARTING)) {
+    if (ta_unlikely(!ta_atomic_load(&seen_free, ta_mo_relaxed))) first_free();
+    return;
+  }
   if (s == BG_OFF && ta_conf.background_thread) {
+    ta_atomic_store(&seen_free, 1, ta_mo_relaxed);
     ta_background_start();
     return;
   }
@@ -150,4 +165,6 @@ void ta_background_postfork_child(void) {
   ta_migrate_postfork_child();
   ta_atomic_store(&state, BG_OFF, ta_mo_relaxed);
   ta_atomic_store(&next_inline_ns, 0, ta_mo_relaxed);
+  ta_atomic_store(&seen_free, 0, ta_mo_relaxed);
+  ta_atomic_store(&purge_now, 0, ta_mo_relaxed);
 }
