@@ -48,8 +48,6 @@ static ta_extent_t *pinned[WINDOW];
 static ta_hpa_t *pinned_hpa[WINDOW];
 static ta_hotness_item_t items[WINDOW];
 static ta_hotness_item_t *scratch[WINDOW];
-static ta_os_range_t ranges[WINDOW];
-
 
 void ta_migrate_init(void) {
   /* Migration runs only on the background thread, never on an allocating one: without it the
@@ -126,34 +124,6 @@ static unsigned sample_pages(const ta_extent_t *ext, void **pages) {
     pages[i] = (void *)(lo + (idx << ta_hpa_geometry.page_shift));
   }
   return (unsigned)n;
-}
-
-/* For a signal that watches given ranges only (DAMON with fvaddr): one sampled page of each
- * pinned extent, by address. One page, not the whole block: DAMON checks a random page of a
- * region each sample, and a page it has never checked reads "accessed" (its idle flag was never
- * set; every page of a hugepage just split is such a page), so over a block of a hundred pages
- * the first hundred samples said "accessed" whatever the block did: in the tiering benchmark
- * 95% of the blocks read busy in every snapshot. A one-page region is checked on the same page
- * every sample, which should read true from its second sample; measured in the guest (6.12) it
- * did not: 600 of 640 one-page regions still read busy in all 4 samples of every snapshot, for
- * reasons not found yet. Single pages in different blocks never touch, so DAMON cannot merge
- * them. Shell sort: no allocation, a few hundred entries. */
-static void watch_pinned(size_t n) {
-  size_t page = ta_hpa_geometry.page_size;
-  for (size_t i = 0; i < n; i++) {
-    void *pages[SAMPLE];
-    unsigned k = sample_pages(pinned[i], pages);
-    uintptr_t a = (uintptr_t)pages[k / 2];
-    ranges[i] = (ta_os_range_t){a, a + page};
-  }
-  for (size_t gap = n / 2; gap; gap /= 2)
-    for (size_t i = gap; i < n; i++) {
-      ta_os_range_t x = ranges[i];
-      size_t j = i;
-      for (; j >= gap && ranges[j - gap].start > x.start; j -= gap) ranges[j] = ranges[j - gap];
-      ranges[j] = x;
-    }
-  ta_os_access_watch(ranges, (unsigned)n);
 }
 
 /* move_pages moves a transparent hugepage whole: moving a block that shares a hugepage with
@@ -309,7 +279,6 @@ size_t ta_migrate_step(uint64_t now, size_t budget) {
     for (size_t i = n; i < n + got; i++) pinned_hpa[i] = hpa;
     n += got;
   }
-  if (kind == TA_OS_ACCESS_DAMON) watch_pinned(n);
   split_until_ns = ta_os_now_ns() + interval / 4;
   round_sampled = round_accessed = 0;
   uint64_t tracked = 0;
