@@ -197,7 +197,9 @@ static ta_hpage_t *take_free_unit(ta_hpa_t *hpa) {
     /* Not resident: the first touch faults a whole hugepage in on the allocating thread. */
     hpa->stats.fresh_units++;
     ta_atomic_fetch_add(&ta_hpa_fresh_units_total, 1, ta_mo_relaxed);
-    if (ta_hpa_geometry.hugepages && ta_conf.thp_prefault && !hpa->prefault_off) hpa->prefault_demand++;
+    if (ta_hpa_geometry.hugepages && ta_conf.thp_prefault && ta_conf.background_thread &&
+        !hpa->prefault_off)
+      hpa->prefault_demand++;
   }
   dirty_unlink(hp);
   hp->kept_since = 0;

@@ -392,6 +392,16 @@ TEST_F(Prefault, OffWhenConfIsZero) {
   EXPECT_TRUE(fake->populated.empty());
 }
 
+TEST_F(Prefault, OffWithoutTheBackgroundThread) {
+  ta_conf.background_thread = false;  // nobody would wait for the wake-up
+  uint32_t word = ta_atomic_load(&ta_hpa_prefault_word, ta_mo_relaxed);
+  alloc(1);
+  ta_conf.background_thread = true;
+  EXPECT_EQ(ta_atomic_load(&ta_hpa_prefault_word, ta_mo_relaxed), word);
+  EXPECT_EQ(ta_hpa_prefault_step(&hpa, 2, fake->now), 0u);
+  EXPECT_TRUE(fake->populated.empty());
+}
+
 TEST(Decay, Curve) {
   EXPECT_FALSE(ta_decay_is_due(1999, 1000, 1000));
   EXPECT_TRUE(ta_decay_is_due(2000, 1000, 1000));
