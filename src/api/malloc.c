@@ -17,7 +17,7 @@
 #define ALIGNMENT_MIN 16
 
 static void *malloc_slow(size_t size);
-static void free_slow(void *p, ta_extent_t *ext);
+static void free_slow(void *p);
 
 /* ---- fast paths ---- */
 
@@ -38,13 +38,15 @@ void *ta_malloc(size_t size) {
  * mark (a block still free: a double free, however many frees ago). Either failing goes to the
  * slow path, which tells a real misuse from a chance match and aborts before any state changes. */
 void ta_free(void *p) {
-  ta_extent_t *ext = ta_pagemap_lookup(p);
+  uintptr_t entry = ta_pagemap_entry(p);
+  ta_extent_t *ext = ta_pagemap_entry_extent(entry);
   if (ta_likely(ext != NULL)) {
     ta_tcache_t *tc = ta_tcache_self;
+    /* The class from the entry, not the record's header: the bin's loads need not wait for the
+     * record. Only used once the header says a slab (a large extent's entry has class 0). */
+    ta_cache_bin_t *bin = &tc->bins[ta_pagemap_entry_class(entry)];
     uint32_t header = ta_extent_header(ext);
     if (ta_likely((header & TA_EXTENT_KEY_MASK) == tc->slab_key)) { /* a slab of this node */
-      unsigned cls = (header >> 8) & 0xff;
-      ta_cache_bin_t *bin = &tc->bins[cls];
       uint32_t count = bin->count;
       void **slots = bin->slots; /* read before the mark's store, which may alias anything */
       uintptr_t key = tc->free_mark;
@@ -57,7 +59,7 @@ void ta_free(void *p) {
       }
     }
   }
-  free_slow(p, ext);
+  free_slow(p);
 }
 
 /* ---- slow paths ---- */
@@ -160,8 +162,11 @@ static void small_check(const char *fn, ta_extent_t *ext, void *p) {
     small_misuse(fn, p, ext, fn[0] == 'f' ? "double free" : "already freed");
 }
 
-static TA_NOINLINE void free_slow(void *p, ta_extent_t *ext) {
+/* Looks p up again rather than taking the fast path's extent: one more live value there cost
+ * the fast path a register spill. */
+static TA_NOINLINE void free_slow(void *p) {
   if (p == NULL) return;
+  ta_extent_t *ext = ta_pagemap_lookup(p);
   if (ext == NULL) {
     if (ta_boot_owns(p)) return; /* bootstrap blocks are never reused */
     invalid_free(p, "free");
