@@ -156,7 +156,7 @@ static bool small_is_free(ta_extent_t *ext, void *p) {
 /* Checks a small block passed to `fn` and aborts, before anything changes, when it is not a
  * live object's start. */
 static void small_check(const char *fn, ta_extent_t *ext, void *p) {
-  if (ta_unlikely(ta_slab_index(ext, p) == UINT32_MAX))
+  if (ta_unlikely(!ta_slab_is_object_start(ext, p)))
     small_misuse(fn, p, ext, "pointer inside an object, not its start");
   if (ta_unlikely(small_is_free(ext, p)))
     small_misuse(fn, p, ext, fn[0] == 'f' ? "double free" : "already freed");
@@ -290,6 +290,15 @@ void *ta_pvalloc(size_t size) {
   return aligned_alloc_impl(page, rounded);
 }
 
+/* realloc's hysteresis (gperftools' tcmalloc grows by 1/4 and keeps shrinks down to 1/2;
+ * mimalloc keeps shrinks down to 1/2): a block that must move to grow moves to at least
+ * 1/RESIZE_SHARE more than it had, so a buffer grown by small appends (one realloc per append)
+ * crosses the 6-12% apart size classes every few classes instead of at each one, and a request
+ * that would save less than 1/RESIZE_SHARE of the block keeps it in place. The two shares must
+ * be equal: a later request between the old size and the grown one must not move the block back
+ * down. Either costs at most 1/RESIZE_SHARE of the block; a shrink that saves more still moves. */
+#define RESIZE_SHARE 4
+
 void *ta_realloc(void *p, size_t size) {
   if (p == NULL) return ta_malloc(size);
   if (size == 0) {
@@ -304,6 +313,7 @@ void *ta_realloc(void *p, size_t size) {
   } else if (ext->kind == TA_EXTENT_SLAB) {
     small_check("realloc", ext, p);
     old = ta_size_class_size(ext->size_class);
+    if (size <= old && size >= old - old / RESIZE_SHARE) return p;
     if (size <= TA_SMALL_MAX && ta_size_class_of(size) == ext->size_class) return p;
   } else {
     if (ext->addr != p) invalid_free(p, "realloc");
@@ -314,7 +324,12 @@ void *ta_realloc(void *p, size_t size) {
       return p;
     }
   }
-  void *q = ta_malloc(size);
+  size_t want = size;
+  if (size > old && size <= SIZE_MAX / 2) {
+    size_t grown = old + old / RESIZE_SHARE;
+    if (grown > size) want = size <= TA_SMALL_MAX && grown > TA_SMALL_MAX ? TA_SMALL_MAX : grown;
+  }
+  void *q = ta_malloc(want);
   if (!q) return NULL; /* the old block is untouched */
   memcpy(q, p, old < size ? old : size);
   ta_free(p);
