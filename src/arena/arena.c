@@ -224,13 +224,9 @@ static TA_COLD void not_live(void *p) {
   ta_log_fatal("free of %p: not a live small object (heap corruption or a double free)", p);
 }
 
-/* Frees ptrs[0..n) (n <= 64) whose extents are exts[i] (all slabs), relocking only when the bin
- * changes; the slabs this empties beyond the bins' spares go to their arenas' slab caches at the
- * end, one lock acquisition per arena run instead of one per slab. */
+/* Frees ptrs[0..n) whose extents are exts[i] (all slabs), relocking only when the bin changes. */
 static void flush_extents(void **ptrs, ta_extent_t **exts, unsigned n) {
   ta_bin_t *held = NULL;
-  ta_extent_t *emptied[64];
-  unsigned nempty = 0;
   for (unsigned i = 0; i < n; i++) {
     ta_extent_t *slab = exts[i];
     ta_arena_t *a = ta_arenas[slab->arena];
@@ -243,19 +239,11 @@ static void flush_extents(void **ptrs, ta_extent_t **exts, unsigned n) {
       ta_mutex_lock(&bin->lock);
       held = bin;
     }
-    ta_extent_t *empty = ta_bin_put_locked(bin, slab, ptrs[i]);
-    if (empty) emptied[nempty++] = empty;
+    ta_bin_put_locked(bin, a->hpa, slab, ptrs[i]);
   }
   if (held) {
     held->stats.nflushes++;
     ta_mutex_unlock(&held->lock);
-  }
-  for (unsigned i = 0; i < nempty;) {
-    ta_arena_t *a = ta_arenas[emptied[i]->arena];
-    unsigned j = i + 1;
-    while (j < nempty && emptied[j]->arena == emptied[i]->arena) j++;
-    ta_slab_cache_put_many(&a->slab_cache, a->hpa, emptied + i, j - i);
-    i = j;
   }
 }
 

@@ -5,9 +5,6 @@
 
 #include <errno.h>
 
-/* Slabs one fill takes from the slab cache at most in one visit. */
-#define FILL_SLABS_MAX 16
-
 void ta_bin_init(ta_bin_t *bin) {
   ta_mutex_init(&bin->lock, TA_LOCK_RANK_BIN);
   ta_list_init(&bin->nonfull);
@@ -22,22 +19,17 @@ unsigned ta_bin_fill(ta_bin_t *bin, ta_hpa_t *hpa, unsigned cls, unsigned arena,
     ta_extent_t *slab;
     if (!ta_list_is_empty(&bin->nonfull)) {
       slab = ta_list_entry(bin->nonfull.next, ta_extent_t, link);
-    } else if (bin->spare) {
-      slab = bin->spare;
-      bin->spare = NULL;
-      ta_list_push_front(&bin->nonfull, &slab->link);
     } else {
-      /* Every slab this fill still needs, from the slab cache in one visit (a refill of a large
-       * class spans several slabs of a few objects each). */
-      ta_extent_t *fresh[FILL_SLABS_MAX];
-      unsigned nobjs = ta_class_info[cls].nobjs, need = (n - got + nobjs - 1) / nobjs;
-      unsigned k = ta_slab_cache_take_many(&ta_arenas[arena]->slab_cache, hpa, cls, arena, fresh,
-                                           need < FILL_SLABS_MAX ? need : FILL_SLABS_MAX);
-      if (k == 0 && (fresh[k] = ta_slab_new(hpa, cls, arena, node)) != NULL) k = 1;
-      if (k == 0) break;
-      bin->stats.nslabs += k;
-      for (unsigned i = k; i-- > 0;) ta_list_push_front(&bin->nonfull, &fresh[i]->link);
-      slab = fresh[0];
+      if (bin->spare) {
+        slab = bin->spare;
+        bin->spare = NULL;
+      } else {
+        slab = ta_slab_cache_take(&ta_arenas[arena]->slab_cache, hpa, cls, arena);
+        if (!slab) slab = ta_slab_new(hpa, cls, arena, node);
+        if (!slab) break;
+        bin->stats.nslabs++;
+      }
+      ta_list_push_front(&bin->nonfull, &slab->link);
     }
     got += ta_slab_take(slab, out + got, n - got);
     if (slab->nfree == 0) ta_list_remove(&slab->link);
@@ -49,7 +41,7 @@ unsigned ta_bin_fill(ta_bin_t *bin, ta_hpa_t *hpa, unsigned cls, unsigned arena,
   return got;
 }
 
-ta_extent_t *ta_bin_put_locked(ta_bin_t *bin, ta_extent_t *slab, void *p) {
+void ta_bin_put_locked(ta_bin_t *bin, ta_hpa_t *hpa, ta_extent_t *slab, void *p) {
   int err = ta_slab_put(slab, p);
   if (ta_unlikely(err))
     ta_log_fatal("%s of %p (size class %u, %u bytes): %s", "free", p, slab->size_class,
@@ -65,11 +57,10 @@ ta_extent_t *ta_bin_put_locked(ta_bin_t *bin, ta_extent_t *slab, void *p) {
       bin->spare = slab;
       bin->spare_since = ta_atomic_load(&ta_arena_clock, ta_mo_relaxed);
     } else {
+      ta_slab_cache_put(&ta_arenas[slab->arena]->slab_cache, hpa, slab);
       bin->stats.nslabs--;
-      return slab;
     }
   }
-  return NULL;
 }
 
 void ta_bin_trim(ta_bin_t *bin, ta_hpa_t *hpa, uint64_t older_than) {

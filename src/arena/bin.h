@@ -31,11 +31,8 @@ unsigned ta_bin_fill(ta_bin_t *bin, ta_hpa_t *hpa, unsigned cls, unsigned arena,
 
 /* Returns one object of `slab` to the bin. pre: the caller holds bin->lock and slab belongs to
  * this bin. A pointer that is not an object start, or an object already free, aborts with a
- * message naming the address and class: the heap is corrupt or the program freed twice.
- * Returns the slab when this emptied it and the bin keeps it no longer (it has a spare
- * already): the caller gives it to its arena's slab cache, after dropping the bin lock and
- * with the other slabs its batch emptied. NULL otherwise. */
-ta_extent_t *ta_bin_put_locked(ta_bin_t *bin, ta_extent_t *slab, void *p);
+ * message naming the address and class: the heap is corrupt or the program freed twice. */
+void ta_bin_put_locked(ta_bin_t *bin, ta_hpa_t *hpa, ta_extent_t *slab, void *p);
 
 /* Whether p is an allocated object of `slab` (takes the bin lock; for debug checks). */
 bool ta_bin_is_live(ta_bin_t *bin, ta_extent_t *slab, const void *p);

@@ -45,51 +45,66 @@ static void give_back(ta_slab_cache_t *cache, ta_hpa_t *hpa, ta_extent_t *slab) 
   ta_slab_delete(hpa, slab);
 }
 
-void ta_slab_cache_put_many(ta_slab_cache_t *cache, ta_hpa_t *hpa, ta_extent_t **slabs, unsigned n) {
-  uint64_t now = ta_atomic_load(&ta_arena_clock, ta_mo_relaxed);
-  unsigned keep = 0;
-  for (unsigned i = 0; i < n; i++) {
-    if (slab_bytes(slabs[i]) > cache->max_bytes) ta_slab_delete(hpa, slabs[i]); /* also the disabled cache: no lock taken */
-    else slabs[keep++] = slabs[i];
+void ta_slab_cache_put(ta_slab_cache_t *cache, ta_hpa_t *hpa, ta_extent_t *slab) {
+  size_t bytes = slab_bytes(slab);
+  if (bytes > cache->max_bytes) { /* also the disabled cache: no lock taken */
+    ta_slab_delete(hpa, slab);
+    return;
   }
-  if (keep == 0) return;
+  slab->usable = ta_atomic_load(&ta_arena_clock, ta_mo_relaxed);
   ta_mutex_lock(&cache->lock);
-  for (unsigned i = 0; i < keep; i++) {
-    slabs[i]->usable = now;
-    ta_list_push_front(&cache->slabs, &slabs[i]->link);
-    add_bytes(cache, slab_bytes(slabs[i]), 0);
-  }
+  ta_list_push_front(&cache->slabs, &slab->link);
+  add_bytes(cache, bytes, 0);
   while (held(cache) > cache->limit)
     give_back(cache, hpa, ta_list_entry(cache->slabs.prev, ta_extent_t, link));
   ta_mutex_unlock(&cache->lock);
 }
 
-void ta_slab_cache_put(ta_slab_cache_t *cache, ta_hpa_t *hpa, ta_extent_t *slab) {
-  ta_slab_cache_put_many(cache, hpa, &slab, 1);
-}
-
-/* pre: cache->lock held. The most recent entry of `pages` pages with room for `meta_need` bytes
- * of record among the first TAKE_SCAN, taken off the list; NULL when there is none. */
-static ta_extent_t *take_locked(ta_slab_cache_t *cache, uint32_t pages, size_t meta_need) {
+ta_extent_t *ta_slab_cache_take(ta_slab_cache_t *cache, ta_hpa_t *hpa, unsigned cls, unsigned arena) {
+  const ta_class_info_t *ci = &ta_class_info[cls];
+  size_t meta_need = sizeof(ta_extent_t) + TA_BITMAP_WORDS(ci->nobjs) * sizeof(uint64_t);
+  /* Unlocked peek: a stale answer only costs a trip to the hugepage allocator. */
+  if (held(cache) == 0) return NULL;
+  ta_extent_t *found = NULL;
+  ta_mutex_lock(&cache->lock);
   unsigned seen = 0;
   for (ta_list_t *it = cache->slabs.next; it != &cache->slabs && seen < TAKE_SCAN; it = it->next, seen++) {
     ta_extent_t *slab = ta_list_entry(it, ta_extent_t, link);
-    if (slab->npages == pages && slab->meta_size >= meta_need) {
-      ta_list_remove(&slab->link);
-      add_bytes(cache, 0, slab_bytes(slab));
-      return slab;
+    if (slab->npages == ci->slab_pages && slab->meta_size >= meta_need) {
+      found = slab;
+      break;
     }
   }
-  return NULL;
-}
-
-/* Sets up a slab taken from the cache for class cls of `arena`, every object free. */
-static void recast(ta_extent_t *found, unsigned cls, unsigned arena) {
-  const ta_class_info_t *ci = &ta_class_info[cls];
+  if (found) {
+    ta_list_remove(&found->link);
+    add_bytes(cache, 0, slab_bytes(found));
+    cache->hits++;
+    cache->window_hits++;
+  } else {
+    /* Demand moved to slabs of another shape (objects growing through the classes, as by
+     * realloc): the oldest entries go back now, at least as many pages as the caller is about to
+     * ask the page allocator for, so it can reuse them instead of touching fresh memory. */
+    cache->misses++;
+    size_t want = (size_t)ci->slab_pages << ta_hpa_geometry.page_shift, freed = 0;
+    while (freed < want && !ta_list_is_empty(&cache->slabs)) {
+      ta_extent_t *oldest = ta_list_entry(cache->slabs.prev, ta_extent_t, link);
+      freed += slab_bytes(oldest);
+      give_back(cache, hpa, oldest);
+    }
+  }
+  if (++cache->window_takes == WINDOW) {
+    cache->limit = cache->window_hits * 2 >= WINDOW ? cache->max_bytes : cache->max_bytes / COLD_SHARE;
+    cache->window_hits = cache->window_takes = 0;
+    while (held(cache) > cache->limit)
+      give_back(cache, hpa, ta_list_entry(cache->slabs.prev, ta_extent_t, link));
+  }
+  ta_mutex_unlock(&cache->lock);
+  if (!found) return NULL;
   if (found->size_class != cls) {
     found->size_class = (uint8_t)cls;
-    /* Retag the pagemap's entries (their leaves exist, so this cannot fail); no object of the
-     * slab is live, and none is handed out before the caller's bin lock is released. */
+    /* Retag the pagemap's entries (their leaves exist, so this cannot fail): free's fast path
+     * reads the class there. No object of the slab is live, and none is handed out before the
+     * caller's bin lock is released. */
     ta_pagemap_set(found->addr, slab_bytes(found), found);
   }
   found->arena = (uint16_t)arena;
@@ -99,51 +114,7 @@ static void recast(ta_extent_t *found, unsigned cls, unsigned arena) {
   size_t words = (found->meta_size - sizeof(ta_extent_t)) / sizeof(uint64_t);
   for (size_t w = 0; w < words; w++) found->freemap[w] = 0;
   ta_bitmap_set_range(found->freemap, 0, ci->nobjs);
-}
-
-unsigned ta_slab_cache_take_many(ta_slab_cache_t *cache, ta_hpa_t *hpa, unsigned cls, unsigned arena,
-                                 ta_extent_t **out, unsigned n) {
-  const ta_class_info_t *ci = &ta_class_info[cls];
-  size_t meta_need = sizeof(ta_extent_t) + TA_BITMAP_WORDS(ci->nobjs) * sizeof(uint64_t);
-  /* Unlocked peek: a stale answer only costs a trip to the hugepage allocator. */
-  if (held(cache) == 0) return 0;
-  unsigned got = 0;
-  ta_mutex_lock(&cache->lock);
-  while (got < n) {
-    ta_extent_t *found = take_locked(cache, ci->slab_pages, meta_need);
-    if (!found && got > 0) break; /* the rest come from the page allocator; not a miss */
-    if (found) {
-      out[got++] = found;
-      cache->hits++;
-      cache->window_hits++;
-    } else {
-      /* Demand moved to slabs of another shape (objects growing through the classes, as by
-       * realloc): the oldest entries go back now, at least as many pages as the caller is about
-       * to ask the page allocator for, so it can reuse them instead of touching fresh memory. */
-      cache->misses++;
-      size_t want = (size_t)ci->slab_pages << ta_hpa_geometry.page_shift, freed = 0;
-      while (freed < want && !ta_list_is_empty(&cache->slabs)) {
-        ta_extent_t *oldest = ta_list_entry(cache->slabs.prev, ta_extent_t, link);
-        freed += slab_bytes(oldest);
-        give_back(cache, hpa, oldest);
-      }
-    }
-    if (++cache->window_takes == WINDOW) {
-      cache->limit = cache->window_hits * 2 >= WINDOW ? cache->max_bytes : cache->max_bytes / COLD_SHARE;
-      cache->window_hits = cache->window_takes = 0;
-      while (held(cache) > cache->limit)
-        give_back(cache, hpa, ta_list_entry(cache->slabs.prev, ta_extent_t, link));
-    }
-    if (!found) break;
-  }
-  ta_mutex_unlock(&cache->lock);
-  for (unsigned i = 0; i < got; i++) recast(out[i], cls, arena);
-  return got;
-}
-
-ta_extent_t *ta_slab_cache_take(ta_slab_cache_t *cache, ta_hpa_t *hpa, unsigned cls, unsigned arena) {
-  ta_extent_t *found;
-  return ta_slab_cache_take_many(cache, hpa, cls, arena, &found, 1) ? found : NULL;
+  return found;
 }
 
 size_t ta_slab_cache_trim(ta_slab_cache_t *cache, ta_hpa_t *hpa, uint64_t older_than, bool force) {

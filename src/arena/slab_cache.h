@@ -38,18 +38,12 @@ void ta_slab_cache_init(ta_slab_cache_t *cache, size_t max_bytes);
 /* Keeps `slab` (every object free, on no bin list) for reuse, or returns it to `hpa` when it does
  * not fit; then gives back the oldest slabs while the cache is over its bound. */
 void ta_slab_cache_put(ta_slab_cache_t *cache, ta_hpa_t *hpa, ta_extent_t *slab);
-/* ta_slab_cache_put of slabs[0..n), under one acquisition of the lock. */
-void ta_slab_cache_put_many(ta_slab_cache_t *cache, ta_hpa_t *hpa, ta_extent_t **slabs, unsigned n);
 
 /* An empty slab of the page count class `cls` needs, set up for that class and arena with every
  * object free; NULL when the cache has none among its most recent entries. A miss first returns
  * the oldest entries to `hpa`, at least a slab's worth of pages, so the caller's request to the
  * page allocator can reuse them: a cache that no longer matches demand drains. */
 ta_extent_t *ta_slab_cache_take(ta_slab_cache_t *cache, ta_hpa_t *hpa, unsigned cls, unsigned arena);
-/* Up to n such slabs into out[], under one acquisition of the lock: a refill of a large class
- * needs several slabs at once. Returns how many; 0 is a miss as above. */
-unsigned ta_slab_cache_take_many(ta_slab_cache_t *cache, ta_hpa_t *hpa, unsigned cls, unsigned arena,
-                                 ta_extent_t **out, unsigned n);
 
 /* Returns to `hpa` every slab emptied before `older_than` (ns); with force, every slab. Returns
  * how many. */
