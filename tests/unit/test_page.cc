@@ -68,6 +68,29 @@ TEST(Pagemap, SetLookupClear) {
   EXPECT_EQ(ta_pagemap_lookup((void *)((uintptr_t)1 << 50)), nullptr);
 }
 
+TEST(Pagemap, SlabEntriesCarryTheSizeClass) {
+  static char buf[1 << 16] __attribute__((aligned(1 << 16)));
+  ta_extent_t slab{}, large{};
+  slab.kind = TA_EXTENT_SLAB;
+  slab.size_class = 111;
+  large.kind = TA_EXTENT_LARGE;
+  large.size_class = 7;  // ignored: only slabs are tagged
+  ASSERT_EQ(ta_pagemap_set(buf, sizeof(buf) / 2, &slab), 0);
+  ASSERT_EQ(ta_pagemap_set(buf + sizeof(buf) / 2, 4096, &large), 0);
+  for (size_t off = 0; off < sizeof(buf) / 2; off += 4096) {
+    EXPECT_EQ(ta_pagemap_lookup(buf + off), &slab);
+    EXPECT_EQ(ta_pagemap_entry_class(ta_pagemap_entry(buf + off)), 111u);
+  }
+  EXPECT_EQ(ta_pagemap_lookup(buf + sizeof(buf) / 2), &large);
+  EXPECT_EQ(ta_pagemap_entry_class(ta_pagemap_entry(buf + sizeof(buf) / 2)), 0u);
+  slab.size_class = 3;  // a recast slab is set again
+  ASSERT_EQ(ta_pagemap_set(buf, sizeof(buf) / 2, &slab), 0);
+  EXPECT_EQ(ta_pagemap_entry_class(ta_pagemap_entry(buf)), 3u);
+  EXPECT_EQ(ta_pagemap_entry(buf + sizeof(buf)), 0u);
+  ASSERT_EQ(ta_pagemap_set(buf, sizeof(buf), nullptr), 0);
+  EXPECT_EQ(ta_pagemap_entry(buf), 0u);
+}
+
 TEST(Pagemap, LeafFailureChangesNothing) {
   ta_extent_t e{};
   // An address whose 1 GiB leaf does not exist yet.
