@@ -142,17 +142,20 @@ static TA_COLD void small_misuse(const char *fn, void *p, ta_extent_t *ext, cons
 }
 
 /* Whether p, an object start in slab `ext`, is free now. Default mode: only a block holding its
- * free mark can be, and it is when a thread cache holds it (this thread's, then the others') or
- * its slab's free map says so. A marked block found nowhere is in a remote queue or holds the
- * mark's bytes by chance: it is let through. Debug mode has no caches: the free map alone
- * answers. */
+ * free mark can be, and it is when a thread cache holds it (this thread's, then the others'),
+ * its slab's free map says so, or its arena's transfer cache holds it. A marked block found
+ * nowhere is in a remote queue, in transit between two of those places, or holds the mark's
+ * bytes by chance: it is let through (a real double free then aborts when the second copy
+ * reaches the free map). Debug mode has no caches: the free map alone answers. */
 static bool small_is_free(ta_extent_t *ext, void *p) {
   ta_bin_t *bin = &ta_arenas[ext->arena]->bins[ext->size_class];
   if (ta_unlikely(ta_conf.debug)) return !ta_bin_is_live(bin, ext, p);
   if (!ta_tcache_is_marked(p, ta_tcache_free_mark)) return false;
   ta_tcache_t *tc = ta_tcache_self;
   if (tc != &ta_tcache_empty && ta_tcache_holds(tc, ext->size_class, p)) return true;
-  return !ta_bin_is_live(bin, ext, p) || ta_tcache_others_hold(tc, ext->size_class, p);
+  return !ta_bin_is_live(bin, ext, p) ||
+         ta_transfer_cache_holds(&ta_arenas[ext->arena]->transfer, ext->size_class, p) ||
+         ta_tcache_others_hold(tc, ext->size_class, p);
 }
 
 /* Checks a small block passed to `fn` and aborts, before anything changes, when it is not a

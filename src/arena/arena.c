@@ -41,6 +41,9 @@ static ta_node_heap_t *heap_new(unsigned node, unsigned narenas, ta_place_mode_t
     for (unsigned c = 0; c < TA_NCLASSES; c++) ta_bin_init(&a->bins[c]);
     a->hpa = &h->hpa;
     ta_slab_cache_init(&a->slab_cache, (size_t)ta_conf.slab_cache_kb << 10);
+    if (ta_transfer_cache_init(&a->transfer, (size_t)ta_conf.transfer_cache_kb << 10,
+                               ta_conf.transfer_cache_objects) != 0)
+      return NULL;
     a->index = ta_narenas;
     a->node = node;
     ta_arenas[ta_narenas++] = a;
@@ -277,6 +280,40 @@ void ta_arena_flush_mixed(void **ptrs, unsigned n) {
   }
 }
 
+void ta_arena_release(ta_arena_t *arena, unsigned cls, void **ptrs, unsigned n) {
+  void *mine[64], *other[64];
+  ta_extent_t *mine_ext[64], *other_ext[64];
+  for (unsigned done = 0; done < n;) {
+    unsigned k = n - done < 64 ? n - done : 64, nm = 0, no = 0;
+    for (unsigned i = 0; i < k; i++) {
+      void *p = ptrs[done + i];
+      ta_extent_t *e = ta_pagemap_lookup(p);
+      if (ta_unlikely(!e || e->kind != TA_EXTENT_SLAB || e->size_class != cls)) not_live(p);
+      /* Another arena's object (allocated by a thread of another arena of this node) goes to
+       * its own bin: a transfer cache holds only its arena's objects, so free's double-free
+       * check knows which one to ask. */
+      if (e->arena == arena->index) {
+        mine[nm] = p;
+        mine_ext[nm++] = e;
+      } else {
+        other[no] = p;
+        other_ext[no++] = e;
+      }
+    }
+    unsigned kept = ta_transfer_cache_push(&arena->transfer, cls, mine, nm);
+    if (kept < nm) flush_extents(mine + kept, mine_ext + kept, nm - kept);
+    if (no) flush_extents(other, other_ext, no);
+    done += k;
+  }
+}
+
+unsigned ta_arena_fill(ta_arena_t *arena, unsigned cls, void **out, unsigned n) {
+  unsigned got = ta_transfer_cache_pop(&arena->transfer, cls, out, n);
+  if (got < n)
+    got += ta_bin_fill(&arena->bins[cls], arena->hpa, cls, arena->index, arena->node, out + got, n - got);
+  return got;
+}
+
 void ta_arena_send_home(unsigned node, void **ptrs, unsigned n) {
   ta_node_heap_t *h = ta_node_heaps[node];
   if (!h || ta_remote_push(&h->remote, ptrs, n) != 0) ta_arena_flush_mixed(ptrs, n);
@@ -330,6 +367,8 @@ size_t ta_arena_purge_step(uint64_t now, uint64_t older_than, size_t budget, boo
   if (now > ta_atomic_load(&ta_arena_clock, ta_mo_relaxed)) ta_atomic_store(&ta_arena_clock, now, ta_mo_relaxed);
   for (unsigned k = 0; k < ta_node_heap_count; k++) ta_arena_drain_remote(heap_nodes[k]);
   for (unsigned i = 0; i < ta_narenas; i++) {
+    /* First, so the slabs it empties become spares or enter the slab cache now. */
+    ta_transfer_cache_trim(&ta_arenas[i]->transfer, older_than, force);
     for (unsigned c = 0; c < TA_NCLASSES; c++)
       ta_bin_trim(&ta_arenas[i]->bins[c], ta_arenas[i]->hpa, older_than);
     ta_slab_cache_trim(&ta_arenas[i]->slab_cache, ta_arenas[i]->hpa, older_than, force);
@@ -377,9 +416,10 @@ void ta_arena_hpa_stats(ta_hpa_stats_t *out) {
   }
 }
 
-/* Fork: every bin (rank BIN), every slab cache (SLAB_CACHE), every large-tracking list (LARGE),
- * then every hpa (HPA), in a fixed order. */
+/* Fork: every transfer cache (rank TRANSFER), every bin (BIN), every slab cache (SLAB_CACHE),
+ * every large-tracking list (LARGE), then every hpa (HPA), in a fixed order. */
 void ta_arena_prefork(void) {
+  for (unsigned i = 0; i < ta_narenas; i++) ta_transfer_cache_prefork(&ta_arenas[i]->transfer);
   for (unsigned i = 0; i < ta_narenas; i++)
     for (unsigned c = 0; c < TA_NCLASSES; c++) ta_mutex_lock(&ta_arenas[i]->bins[c].lock);
   for (unsigned i = 0; i < ta_narenas; i++) ta_mutex_lock(&ta_arenas[i]->slab_cache.lock);
@@ -395,6 +435,7 @@ void ta_arena_postfork_parent(void) {
   for (unsigned i = 0; i < ta_narenas; i++) ta_mutex_unlock(&ta_arenas[i]->slab_cache.lock);
   for (unsigned i = 0; i < ta_narenas; i++)
     for (unsigned c = 0; c < TA_NCLASSES; c++) ta_mutex_unlock(&ta_arenas[i]->bins[c].lock);
+  for (unsigned i = 0; i < ta_narenas; i++) ta_transfer_cache_postfork_parent(&ta_arenas[i]->transfer);
 }
 
 void ta_arena_postfork_child(void) {
@@ -405,4 +446,5 @@ void ta_arena_postfork_child(void) {
   for (unsigned i = 0; i < ta_narenas; i++) ta_mutex_postfork_child(&ta_arenas[i]->slab_cache.lock);
   for (unsigned i = 0; i < ta_narenas; i++)
     for (unsigned c = 0; c < TA_NCLASSES; c++) ta_mutex_postfork_child(&ta_arenas[i]->bins[c].lock);
+  for (unsigned i = 0; i < ta_narenas; i++) ta_transfer_cache_postfork_child(&ta_arenas[i]->transfer);
 }

@@ -17,6 +17,7 @@
 #include "size_class.h"
 #include "slab.h"
 #include "slab_cache.h"
+#include "transfer_cache.h"
 #include "tiers.h"
 
 TA_EXTERN_C_BEGIN
@@ -29,6 +30,7 @@ typedef struct ta_arena {
   unsigned index;
   unsigned node;
   ta_slab_cache_t slab_cache; /* emptied slabs of this arena's bins, for reuse */
+  ta_transfer_cache_t transfer; /* free objects between thread caches and bins */
 } ta_arena_t;
 
 typedef struct ta_node_heap {
@@ -97,6 +99,12 @@ ta_arena_t *ta_arena_choose(unsigned node);
 void ta_arena_flush(unsigned cls, void **ptrs, unsigned n);
 /* The same for objects of any classes. */
 void ta_arena_flush_mixed(void **ptrs, unsigned n);
+/* A thread cache's overflow of class cls into `arena`: objects of the arena's own slabs go to
+ * its transfer cache as far as its bounds allow, the rest to their bins (ta_arena_flush). */
+void ta_arena_release(ta_arena_t *arena, unsigned cls, void **ptrs, unsigned n);
+/* Takes up to n objects of class cls for a thread cache: from the transfer cache first, then
+ * from the bin. Returns how many: fewer than n only when memory ran out. */
+unsigned ta_arena_fill(ta_arena_t *arena, unsigned cls, void **out, unsigned n);
 
 /* Sends objects of another node home: one batch onto that node's queue (or, if no batch
  * record can be had, straight into their bins). */
@@ -112,8 +120,9 @@ void *ta_arena_alloc_large(ta_arena_t *arena, size_t size, size_t align, bool ze
 void ta_arena_free_large(ta_extent_t *ext);
 bool ta_arena_resize_large(ta_extent_t *ext, size_t size);
 
-/* Background upkeep: drains remote queues, releases spare slabs idle since before
- * older_than_ns, then purges what decay says is due. Returns pages purged. */
+/* Background upkeep: drains remote queues, returns transfer-cache classes and releases spare
+ * slabs idle since before older_than_ns (force: all of them), then purges what decay says is
+ * due. Returns pages purged. */
 size_t ta_arena_purge_step(uint64_t now_ns, uint64_t older_than_ns, size_t budget, bool force);
 /* When the next purge is due (UINT64_MAX: nothing dirty). */
 uint64_t ta_arena_next_due(void);

@@ -77,7 +77,9 @@ void ta_stats_collect(ta_stats_t *s) {
       cs->live += bin->stats.live;
       cs->slabs += bin->stats.nslabs;
       ta_mutex_unlock(&bin->lock);
+      cs->transfer_cached += ta_transfer_cache_count(&ta_arenas[i]->transfer, c);
     }
+    s->heap.transfer_cached += cs->transfer_cached * cs->size;
     cs->capacity = cs->slabs * ta_class_info[c].nobjs;
     s->heap.allocated += cs->live * cs->size;
   }

@@ -7,6 +7,8 @@
  * benchmarks, which matter more to servers; refilling stacks of 16 slots or fewer whole made
  * such batches 10% faster but left 1.5 MiB more in idle threads' caches on the cache benchmark).
  * Refill brings half a stack, flush returns the older half: the hot top stays in the thread.
+ * Both go through the arena's transfer cache (transfer_cache.h) before the bins, so batches
+ * larger than a stack pass between threads and back without touching slab free maps.
  * Every GC_EVENTS slow-path events a pass returns half of each class that took no slow path
  * since the last pass, so a thread does not keep a full cache of classes it stopped using. */
 #include "tcache.h"
@@ -49,8 +51,12 @@ static uint32_t slots_for(unsigned cls) {
   return n < least ? least : n > 128 ? 128 : n;
 }
 
-static void flush_oldest(ta_cache_bin_t *bin, unsigned cls, uint32_t n) {
-  ta_arena_flush(cls, bin->slots, n);
+/* Returns the n oldest objects: to the arena's transfer cache when `arena` is given (a stack
+ * overflowing in a run of frees, whose objects are likely wanted again soon by some thread of
+ * the arena), else straight to their bins (classes gone idle, thread exit, a node move). */
+static void flush_oldest(ta_cache_bin_t *bin, unsigned cls, uint32_t n, ta_arena_t *arena) {
+  if (arena) ta_arena_release(arena, cls, bin->slots, n);
+  else ta_arena_flush(cls, bin->slots, n);
   memmove(bin->slots, bin->slots + n, (bin->count - n) * sizeof(void *));
   bin->count -= n;
 }
@@ -63,7 +69,7 @@ static void gc_tick(ta_tcache_t *tc, unsigned cls) {
   for (unsigned c = 0; c < TA_NCLASSES; c++) {
     ta_cache_bin_t *bin = &tc->bins[c];
     bool active = (tc->active[c / 64] >> (c % 64)) & 1;
-    if (!active && bin->count > 1) flush_oldest(bin, c, bin->count / 2);
+    if (!active && bin->count > 1) flush_oldest(bin, c, bin->count / 2, NULL);
   }
   memset(tc->active, 0, sizeof(tc->active));
 }
@@ -173,8 +179,7 @@ void *ta_tcache_refill(ta_tcache_t *tc, unsigned cls) {
   ta_cache_bin_t *bin = &tc->bins[cls];
   tc->refilled[cls / 64] |= (uint64_t)1 << (cls % 64);
   unsigned want = bin->max / 2 ? bin->max / 2 : 1;
-  ta_arena_t *a = tc->arena;
-  bin->count = ta_bin_fill(&a->bins[cls], a->hpa, cls, a->index, a->node, bin->slots, want);
+  bin->count = ta_arena_fill(tc->arena, cls, bin->slots, want);
   return ta_tcache_pop(tc, cls);
 }
 
@@ -189,7 +194,7 @@ void ta_tcache_flush_push(ta_tcache_t *tc, unsigned cls, void *p) {
   if (!(tc->refilled[cls / 64] & bit) && ta_class_info[cls].size > BURST_MIN_SIZE)
     n = bin->count - bin->count / BURST_KEEP_SHARE;
   tc->refilled[cls / 64] &= ~bit;
-  flush_oldest(bin, cls, n);
+  flush_oldest(bin, cls, n, tc->arena);
   bin->slots[bin->count++] = p;
 }
 

@@ -1,7 +1,8 @@
 /* lock.h: the allocator's mutex and the one declaration of the lock order.
  *
  * Lock order (a thread may take a lock only while holding locks of lower rank):
- *   init < bin < slab_cache < large < hpa < meta < tcache_list.
+ *   init < transfer < bin < slab_cache < large < hpa < meta < tcache_list.
+ * An arena's transfer cache takes a class lock alone and takes nothing under it.
  * A bin lock is held while its slab is taken from the arena's slab cache or the hugepage
  * allocator; the slab cache returns slabs to the hugepage allocator under its own lock; the
  * hugepage allocator takes metadata while holding its lock; nothing takes a bin while holding
@@ -21,12 +22,13 @@ TA_EXTERN_C_BEGIN
 
 typedef enum {
   TA_LOCK_RANK_INIT = 1,
-  TA_LOCK_RANK_BIN = 2,
-  TA_LOCK_RANK_SLAB_CACHE = 3,
-  TA_LOCK_RANK_LARGE = 4,
-  TA_LOCK_RANK_HPA = 5,
-  TA_LOCK_RANK_META = 6,
-  TA_LOCK_RANK_TCACHE_LIST = 7,
+  TA_LOCK_RANK_TRANSFER = 2,
+  TA_LOCK_RANK_BIN = 3,
+  TA_LOCK_RANK_SLAB_CACHE = 4,
+  TA_LOCK_RANK_LARGE = 5,
+  TA_LOCK_RANK_HPA = 6,
+  TA_LOCK_RANK_META = 7,
+  TA_LOCK_RANK_TCACHE_LIST = 8,
 } ta_lock_rank_t;
 
 typedef struct {

@@ -182,6 +182,25 @@ int main(int argc, char **argv) {
     pthread_cond_broadcast(&b_cond);
     pthread_mutex_unlock(&b_lock);
     pthread_join(b, NULL);
+  } else if (!strcmp(c, "double-free-small-transfer")) {
+    /* The first free overflows the thread cache: the oldest half of the stack, the block among
+     * it, goes to the arena's transfer cache (not to its slab, whose free map still says
+     * "taken"). The statistics say where it is before the second free. */
+    void *a = M(64), *other[130];
+    for (int i = 0; i < 130; i++) other[i] = M(64);
+    probe_after_abort(NULL, 0, 64, 3);
+    free(a);
+    for (int i = 0; i < 130; i++) free(other[i]);
+    int (*ctl)(const char *, void *, size_t *, void *, size_t) =
+        (int (*)(const char *, void *, size_t *, void *, size_t))dlsym(RTLD_DEFAULT, "tieralloc_ctl");
+    uint64_t epoch = 1, held = 0;
+    size_t len = sizeof(held);
+    if (ctl && ctl("epoch", NULL, NULL, &epoch, sizeof(epoch)) == 0 &&
+        ctl("stats.class.3.transfer_cached", &held, &len, NULL, 0) == 0 && held > 0)
+      say("the transfer cache holds blocks of the class");
+    free(launder(a));
+    say("second free returned");
+    probe_handouts(NULL, 0, 64, 3);
   } else if (!strcmp(c, "double-free-small-far")) {
     /* The first free is long gone from the cache's top: 200 other blocks were freed after it,
      * so it has been flushed to its slab. */

@@ -146,6 +146,15 @@ TEST(Misuse, DoubleFreeAfterTheFirstWasFlushed) {
     expect_abort_sound("double-free-small-far", debug, small_msg("double free"), "second free returned");
 }
 
+TEST(Misuse, DoubleFreeWhileTheBlockIsInTheTransferCache) {
+  // The first free overflowed the thread cache into the arena's transfer cache, where the
+  // block's slab still counts it as taken: the slow path must ask the transfer cache too.
+  expect_abort_sound("double-free-small-transfer", false, small_msg("double free"), "second free returned");
+  Outcome o = run_case("double-free-small-transfer", false);
+  EXPECT_NE(o.output.find("the transfer cache holds blocks of the class"), std::string::npos) << o.output;
+  expect_abort_sound("double-free-small-transfer", true, small_msg("double free"), "second free returned");
+}
+
 TEST(Misuse, DoubleFreeInAThreadThatThenExits) {
   for (bool debug : {false, true})
     expect_abort_sound("double-free-small-thread-exit", debug, small_msg("double free"), "third free returned");
