@@ -307,8 +307,8 @@ void ta_arena_release(ta_arena_t *arena, unsigned cls, void **ptrs, unsigned n) 
   }
 }
 
-unsigned ta_arena_fill(ta_arena_t *arena, unsigned cls, void **out, unsigned n) {
-  unsigned got = ta_transfer_cache_pop(&arena->transfer, cls, out, n);
+unsigned ta_arena_fill(ta_arena_t *arena, unsigned cls, void **out, unsigned n, unsigned most) {
+  unsigned got = ta_transfer_cache_pop(&arena->transfer, cls, out, most);
   if (got < n)
     got += ta_bin_fill(&arena->bins[cls], arena->hpa, cls, arena->index, arena->node, out + got, n - got);
   return got;

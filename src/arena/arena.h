@@ -102,9 +102,10 @@ void ta_arena_flush_mixed(void **ptrs, unsigned n);
 /* A thread cache's overflow of class cls into `arena`: objects of the arena's own slabs go to
  * its transfer cache as far as its bounds allow, the rest to their bins (ta_arena_flush). */
 void ta_arena_release(ta_arena_t *arena, unsigned cls, void **ptrs, unsigned n);
-/* Takes up to n objects of class cls for a thread cache: from the transfer cache first, then
- * from the bin. Returns how many: fewer than n only when memory ran out. */
-unsigned ta_arena_fill(ta_arena_t *arena, unsigned cls, void **out, unsigned n);
+/* Takes objects of class cls for a thread cache: up to `most` (>= n) from the transfer cache,
+ * then from the bin until there are n. Returns how many: fewer than n only when memory ran
+ * out. */
+unsigned ta_arena_fill(ta_arena_t *arena, unsigned cls, void **out, unsigned n, unsigned most);
 
 /* Sends objects of another node home: one batch onto that node's queue (or, if no batch
  * record can be had, straight into their bins). */

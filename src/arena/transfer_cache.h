@@ -1,9 +1,11 @@
 /* transfer_cache.h: an arena's cache of free objects between the thread caches and the bins.
  *
  * A thread cache that overflows hands the older half of a class's stack to its arena's
- * transfer cache as one copy under one short per-class lock, and a refill takes a batch back
+ * transfer cache as one copy under one short lock, and a refill takes a batch back
  * the same way, so a batch one thread frees and another (or the same) allocates again never
- * touches a slab's free map, its bin's lists or the slab cache. Without it, batches of 64
+ * touches a slab's free map, its bin's lists or the slab cache. One lock per arena, not per
+ * class: the byte bound is then a plain counter under it (a lock per class cost a third atomic
+ * operation per batch for a shared counter), and arenas are per CPU, so few threads share it. Without it, batches of 64
  * objects of 320 B-32 KiB cost 6-37 ns per operation, most of it the bin lock, the free maps and
  * slabs emptying into the slab cache and coming out again.
  *
@@ -20,7 +22,7 @@
  * since before the trim time (a quarter of dirty_decay_ms, as spare slabs and the slab cache)
  * is drained by the purge step, so an idle process gives its slabs back.
  *
- * Lock order: a class lock is taken while holding nothing else and nothing is taken under it
+ * Lock order: the lock is taken while holding nothing else and nothing is taken under it
  * (objects leave by copy, then go to their bins after the unlock): init < transfer < bin. */
 #ifndef TA_TRANSFER_CACHE_H
 #define TA_TRANSFER_CACHE_H
@@ -30,17 +32,17 @@
 TA_EXTERN_C_BEGIN
 
 typedef struct ta_transfer_class {
-  ta_mutex_t lock;
   void **slots;                 /* slots[0..count): objects, the most recently pushed on top */
-  ta_atomic(uint32_t) count;    /* written under the lock, peeked without (eviction, stats) */
+  ta_atomic(uint32_t) count;    /* written under the lock, peeked without (pop, eviction, stats) */
   uint32_t cap;                 /* 0: this class bypasses the cache */
   ta_atomic(uint64_t) last_used; /* ta_arena_clock at the last push or pop */
   uint64_t npush, npop;         /* objects, cumulative (under the lock) */
 } ta_transfer_class_t;
 
 typedef struct ta_transfer_cache {
+  ta_mutex_t lock;              /* one per arena: a hold is a copy of at most 64 pointers */
   ta_transfer_class_t classes[TA_NCLASSES];
-  ta_atomic(size_t) bytes;      /* bytes of objects held, all classes */
+  ta_atomic(size_t) bytes;      /* bytes of objects held, all classes; written under the lock */
   size_t max_bytes;
 } ta_transfer_cache_t;
 
@@ -56,7 +58,7 @@ unsigned ta_transfer_cache_push(ta_transfer_cache_t *xc, unsigned cls, void *con
 /* Takes up to n objects of class cls (the most recently pushed) into out[]; returns how many. */
 unsigned ta_transfer_cache_pop(ta_transfer_cache_t *xc, unsigned cls, void **out, unsigned n);
 
-/* Whether p is held here (a scan under the class lock, for free's slow path). */
+/* Whether p is held here (a scan under the lock, for free's slow path). */
 bool ta_transfer_cache_holds(ta_transfer_cache_t *xc, unsigned cls, const void *p);
 
 /* Returns every class's objects to the bins when the class was last used before `older_than`
@@ -69,8 +71,7 @@ TA_INLINE uint32_t ta_transfer_cache_count(ta_transfer_cache_t *xc, unsigned cls
 }
 
 /* Aborts with a message unless every class is within its bound and the byte count agrees with
- * the classes' counts. pre: no other thread pushes or pops meanwhile (the classes are read one
- * lock at a time). */
+ * the classes' counts and the arena's bound. Takes the lock. */
 void ta_transfer_cache_check(ta_transfer_cache_t *xc);
 
 void ta_transfer_cache_prefork(ta_transfer_cache_t *xc);

@@ -2,7 +2,7 @@
  *
  * Lock order (a thread may take a lock only while holding locks of lower rank):
  *   init < transfer < bin < slab_cache < large < hpa < meta < tcache_list.
- * An arena's transfer cache takes a class lock alone and takes nothing under it.
+ * An arena's transfer cache lock is taken alone and nothing is taken under it.
  * A bin lock is held while its slab is taken from the arena's slab cache or the hugepage
  * allocator; the slab cache returns slabs to the hugepage allocator under its own lock; the
  * hugepage allocator takes metadata while holding its lock; nothing takes a bin while holding

@@ -71,7 +71,7 @@ TEST_F(TransferCache, AFlushAndARefillPassObjectsWithoutTheBin) {
   EXPECT_EQ(held_bytes(), 32u * ta_class_info[cls].size);
   EXPECT_TRUE(ta_transfer_cache_holds(&a->transfer, cls, objs[5]));
   std::vector<void *> back(32);
-  EXPECT_EQ(ta_arena_fill(a, cls, back.data(), 32), 32u);
+  EXPECT_EQ(ta_arena_fill(a, cls, back.data(), 32, 32), 32u);
   EXPECT_EQ(a->bins[cls].stats.nfree, before.nfree);      // nothing went back to a slab
   EXPECT_EQ(a->bins[cls].stats.nmalloc, before.nmalloc);  // nothing came out of one
   EXPECT_EQ(a->bins[cls].stats.live, before.live);
@@ -89,10 +89,23 @@ TEST_F(TransferCache, ARefillTakesTheRestFromTheBin) {
   ta_arena_release(a, cls, objs.data(), 10);
   uint64_t nmalloc = a->bins[cls].stats.nmalloc;
   std::vector<void *> out(30);
-  EXPECT_EQ(ta_arena_fill(a, cls, out.data(), 30), 30u);
+  EXPECT_EQ(ta_arena_fill(a, cls, out.data(), 30, 30), 30u);
   EXPECT_EQ(a->bins[cls].stats.nmalloc, nmalloc + 20);
   EXPECT_EQ(ta_transfer_cache_count(&a->transfer, cls), 0u);
   ta_arena_flush(cls, out.data(), 30);
+}
+
+TEST_F(TransferCache, ARefillTakesUpToMostFromTheTransferCacheButOnlyNFromTheBin) {
+  unsigned cls = ta_size_class_of(4096);
+  std::vector<void *> objs = take_from_bin(a, cls, 10);
+  ta_arena_release(a, cls, objs.data(), 10);
+  uint64_t nmalloc = a->bins[cls].stats.nmalloc;
+  std::vector<void *> out(16);
+  EXPECT_EQ(ta_arena_fill(a, cls, out.data(), 4, 8), 8u);  // a whole small stack
+  EXPECT_EQ(a->bins[cls].stats.nmalloc, nmalloc);
+  EXPECT_EQ(ta_arena_fill(a, cls, out.data() + 8, 4, 8), 4u);  // 2 left there, 2 from the bin
+  EXPECT_EQ(a->bins[cls].stats.nmalloc, nmalloc + 2);
+  ta_arena_flush(cls, out.data(), 12);
 }
 
 TEST_F(TransferCache, AClassHoldsAtMostItsObjectBound) {
@@ -171,7 +184,7 @@ TEST_F(TransferCache, APopKeepsAClassInUse) {
   ta_arena_release(a, cls, objs.data(), 8);
   ta_atomic_store(&ta_arena_clock, t + 10, ta_mo_relaxed);
   void *one;
-  EXPECT_EQ(ta_arena_fill(a, cls, &one, 1), 1u);
+  EXPECT_EQ(ta_arena_fill(a, cls, &one, 1, 1), 1u);
   ta_arena_purge_step(t + 20, t + 5, 0, false);
   EXPECT_EQ(ta_transfer_cache_count(&a->transfer, cls), 7u);
   ta_arena_flush(cls, &one, 1);
