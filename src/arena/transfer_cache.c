@@ -36,7 +36,6 @@ int ta_transfer_cache_init(ta_transfer_cache_t *xc, size_t max_bytes, unsigned m
     tc->cap = cap[c];
     ta_atomic_store(&tc->count, 0, ta_mo_relaxed);
     ta_atomic_store(&tc->last_used, 0, ta_mo_relaxed);
-    tc->npush = tc->npop = 0;
     slots += cap[c];
   }
   return 0;
@@ -100,7 +99,6 @@ unsigned ta_transfer_cache_push(ta_transfer_cache_t *xc, unsigned cls, void *con
     add_bytes(xc, (ptrdiff_t)(k * size));
     memcpy(c->slots + count, ptrs, k * sizeof(void *));
     ta_atomic_store(&c->count, count + k, ta_mo_relaxed);
-    c->npush += k;
   }
   ta_atomic_store(&c->last_used, ta_atomic_load(&ta_arena_clock, ta_mo_relaxed), ta_mo_relaxed);
   ta_mutex_unlock(&xc->lock);
@@ -116,7 +114,6 @@ unsigned ta_transfer_cache_pop(ta_transfer_cache_t *xc, unsigned cls, void **out
   uint32_t k = count < n ? count : n;
   memcpy(out, c->slots + count - k, k * sizeof(void *));
   ta_atomic_store(&c->count, count - k, ta_mo_relaxed);
-  c->npop += k;
   add_bytes(xc, -(ptrdiff_t)(k * ta_class_info[cls].size));
   ta_atomic_store(&c->last_used, ta_atomic_load(&ta_arena_clock, ta_mo_relaxed), ta_mo_relaxed);
   ta_mutex_unlock(&xc->lock);

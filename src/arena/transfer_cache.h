@@ -36,7 +36,6 @@ typedef struct ta_transfer_class {
   ta_atomic(uint32_t) count;    /* written under the lock, peeked without (pop, eviction, stats) */
   uint32_t cap;                 /* 0: this class bypasses the cache */
   ta_atomic(uint64_t) last_used; /* ta_arena_clock at the last push or pop */
-  uint64_t npush, npop;         /* objects, cumulative (under the lock) */
 } ta_transfer_class_t;
 
 typedef struct ta_transfer_cache {

@@ -79,6 +79,10 @@ void ta_stats_collect(ta_stats_t *s) {
       ta_mutex_unlock(&bin->lock);
       cs->transfer_cached += ta_transfer_cache_count(&ta_arenas[i]->transfer, c);
     }
+    /* The bins count a transfer cache's objects as out (its slabs' free maps say taken); they
+     * are free objects of the arena. Read under other locks than the bins', so a batch moving
+     * meanwhile can be off by its size in one snapshot; never below zero. */
+    cs->live = cs->live > cs->transfer_cached ? cs->live - cs->transfer_cached : 0;
     s->heap.transfer_cached += cs->transfer_cached * cs->size;
     cs->capacity = cs->slabs * ta_class_info[c].nobjs;
     s->heap.allocated += cs->live * cs->size;
