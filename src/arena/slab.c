@@ -23,6 +23,7 @@ ta_extent_t *ta_slab_new(ta_hpa_t *hpa, unsigned cls, unsigned arena, unsigned n
   slab->addr = p;
   slab->nobjs = ci->nobjs;
   slab->nfree = ci->nobjs;
+  slab->npurged = 0;
   ta_bitmap_set_range(slab->freemap, 0, ci->nobjs);
   if (ta_pagemap_set(p, (size_t)ci->slab_pages << ta_hpa_geometry.page_shift, slab) != 0) {
     ta_hpa_free(hpa, p, ci->slab_pages);
@@ -36,6 +37,49 @@ void ta_slab_delete(ta_hpa_t *hpa, ta_extent_t *slab) {
   ta_pagemap_set(slab->addr, (size_t)slab->npages << ta_hpa_geometry.page_shift, NULL);
   ta_hpa_free(hpa, slab->addr, slab->npages);
   ta_meta_free(slab, slab->meta_size);
+}
+
+size_t ta_slab_free_pages(const ta_extent_t *slab, uint64_t *pages) {
+  size_t size = ta_class_info[slab->size_class].size;
+  size_t page = ta_hpa_geometry.page_size, count = 0;
+  for (size_t w = 0; w < TA_BITMAP_WORDS(slab->npages); w++) pages[w] = 0;
+  if (slab->nfree * size < page) return 0; /* not a page's worth free */
+  for (size_t p = 0; p < slab->npages; p++) {
+    size_t first = p * page / size, last = ((p + 1) * page - 1) / size;
+    if (first < slab->nobjs) {
+      if (last >= slab->nobjs) last = slab->nobjs - 1;
+      if (ta_bitmap_count_range(slab->freemap, first, last - first + 1) != last - first + 1) continue;
+    }
+    ta_bitmap_set(pages, p);
+    count++;
+  }
+  return count;
+}
+
+void ta_slab_reuse_pages(ta_hpa_t *hpa, ta_extent_t *slab, void *const *objs, unsigned n) {
+  size_t size = ta_class_info[slab->size_class].size;
+  unsigned shift = ta_hpa_geometry.page_shift;
+  uintptr_t base = (uintptr_t)slab->addr;
+  /* ta_slab_take hands objects out in address order: merge their pages into runs. */
+  size_t run_lo = 0, run_hi = 0; /* pages [run_lo, run_hi) */
+  for (unsigned i = 0; i <= n && slab->npurged; i++) {
+    size_t lo = 0, hi = 0;
+    if (i < n) {
+      uintptr_t off = (uintptr_t)objs[i] - base;
+      lo = off >> shift;
+      hi = ((off + size - 1) >> shift) + 1;
+      if (run_hi > run_lo && lo <= run_hi) {
+        if (hi > run_hi) run_hi = hi;
+        continue;
+      }
+    }
+    if (run_hi > run_lo) {
+      size_t back = ta_hpa_reuse_inside(hpa, (void *)(base + (run_lo << shift)), run_hi - run_lo);
+      slab->npurged -= (uint32_t)back;
+    }
+    run_lo = lo;
+    run_hi = hi;
+  }
 }
 
 unsigned ta_slab_take(ta_extent_t *slab, void **out, unsigned n) {

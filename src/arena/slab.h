@@ -14,6 +14,15 @@ ta_extent_t *ta_slab_new(ta_hpa_t *hpa, unsigned cls, unsigned arena, unsigned n
 /* Unregisters the slab and returns its pages. pre: every object is free. */
 void ta_slab_delete(ta_hpa_t *hpa, ta_extent_t *slab);
 
+/* Pages of the slab that hold no object in use: every object overlapping them is free in the
+ * free map (objects in thread caches are not). Sets their bits in pages[] (npages bits,
+ * TA_BITMAP_WORDS(TA_HPA_MAX_UNIT_PAGES) words at most) and returns how many. */
+size_t ta_slab_free_pages(const ta_extent_t *slab, uint64_t *pages);
+
+/* After ta_slab_take handed out objs[0..n) of a slab with purged pages (npurged != 0): tells
+ * the page layer that the pages under them are in use again. */
+void ta_slab_reuse_pages(ta_hpa_t *hpa, ta_extent_t *slab, void *const *objs, unsigned n);
+
 /* Takes up to n free objects into out[]; returns how many. */
 unsigned ta_slab_take(ta_extent_t *slab, void **out, unsigned n);
 
