@@ -605,6 +605,14 @@ static size_t purge_part(ta_hpa_t *hpa, ta_hpage_t *hp, size_t off, size_t n, bo
     }
     pos = e;
   }
+  /* The purge step kept this unit whole although its free pages were due (kept_since): now
+   * that it is broken they have no reason to wait another decay period. */
+  if (purged && hp->broken && hp->ndirty && hp->kept_since) {
+    dirty_unlink(hp);
+    hp->kept_since = 0;
+    purge_dirty_runs(hpa, hp);
+    if (hp->ndirty) ta_list_push_back(&hpa->dirty_filler, &hp->dirty_link); /* a purge failed */
+  }
   if (hp->inside_epoch == hpa->inside_epoch)
     hp->ninside = hp->ninside > purged ? hp->ninside - (uint32_t)purged : 0;
   hp->nhollow += (uint32_t)purged;
