@@ -17,7 +17,7 @@
 #define ALIGNMENT_MIN 16
 
 static void *malloc_slow(size_t size);
-static void free_slow(void *p, ta_extent_t *ext);
+static void free_slow(void *p);
 
 /* ---- fast paths ---- */
 
@@ -38,13 +38,15 @@ void *ta_malloc(size_t size) {
  * mark (a block still free: a double free, however many frees ago). Either failing goes to the
  * slow path, which tells a real misuse from a chance match and aborts before any state changes. */
 void ta_free(void *p) {
-  ta_extent_t *ext = ta_pagemap_lookup(p);
+  uintptr_t entry = ta_pagemap_entry(p);
+  ta_extent_t *ext = ta_pagemap_entry_extent(entry);
   if (ta_likely(ext != NULL)) {
     ta_tcache_t *tc = ta_tcache_self;
+    /* The class from the entry, not the record's header: the bin's loads need not wait for the
+     * record. Only used once the header says a slab (a large extent's entry has class 0). */
+    ta_cache_bin_t *bin = &tc->bins[ta_pagemap_entry_class(entry)];
     uint32_t header = ta_extent_header(ext);
     if (ta_likely((header & TA_EXTENT_KEY_MASK) == tc->slab_key)) { /* a slab of this node */
-      unsigned cls = (header >> 8) & 0xff;
-      ta_cache_bin_t *bin = &tc->bins[cls];
       uint32_t count = bin->count;
       void **slots = bin->slots; /* read before the mark's store, which may alias anything */
       uintptr_t key = tc->free_mark;
@@ -57,7 +59,7 @@ void ta_free(void *p) {
       }
     }
   }
-  free_slow(p, ext);
+  free_slow(p);
 }
 
 /* ---- slow paths ---- */
@@ -79,6 +81,7 @@ static ta_arena_t *thread_arena(void) {
 static void *class_slow(unsigned cls) {
   ta_tcache_t *tc = ta_tcache_get();
   void *p = tc ? ta_tcache_refill(tc, cls) : ta_arena_alloc_small(thread_arena(), cls);
+  ta_background_after_refill();
   if (!p) errno = ENOMEM;
   else if (ta_unlikely(ta_conf.debug)) memset(p, JUNK_ALLOC, ta_size_class_size(cls));
   else ta_tcache_unmark(p); /* the refill's pop did already; a bin's object has its mark */
@@ -108,6 +111,7 @@ static void *large_alloc(size_t size, size_t align, bool zero) {
   /* The hotness policy works from the background thread: start it with the first block. */
   if (ta_unlikely(ta_large_tracking) && !ta_background_is_running()) ta_background_start();
   void *p = ta_arena_alloc_large(large_arena(size), size, align, zero);
+  ta_background_after_refill();
   if (!p) errno = ENOMEM;
   else if (ta_unlikely(ta_conf.debug) && !zero) memset(p, JUNK_ALLOC, size);
   return p;
@@ -154,14 +158,17 @@ static bool small_is_free(ta_extent_t *ext, void *p) {
 /* Checks a small block passed to `fn` and aborts, before anything changes, when it is not a
  * live object's start. */
 static void small_check(const char *fn, ta_extent_t *ext, void *p) {
-  if (ta_unlikely(ta_slab_index(ext, p) == UINT32_MAX))
+  if (ta_unlikely(!ta_slab_is_object_start(ext, p)))
     small_misuse(fn, p, ext, "pointer inside an object, not its start");
   if (ta_unlikely(small_is_free(ext, p)))
     small_misuse(fn, p, ext, fn[0] == 'f' ? "double free" : "already freed");
 }
 
-static TA_NOINLINE void free_slow(void *p, ta_extent_t *ext) {
+/* Looks p up again rather than taking the fast path's extent: one more live value there cost
+ * the fast path a register spill. */
+static TA_NOINLINE void free_slow(void *p) {
   if (p == NULL) return;
+  ta_extent_t *ext = ta_pagemap_lookup(p);
   if (ext == NULL) {
     if (ta_boot_owns(p)) return; /* bootstrap blocks are never reused */
     invalid_free(p, "free");
@@ -285,6 +292,15 @@ void *ta_pvalloc(size_t size) {
   return aligned_alloc_impl(page, rounded);
 }
 
+/* realloc's hysteresis (gperftools' tcmalloc grows by 1/4 and keeps shrinks down to 1/2;
+ * mimalloc keeps shrinks down to 1/2): a block that must move to grow moves to at least
+ * 1/RESIZE_SHARE more than it had, so a buffer grown by small appends (one realloc per append)
+ * crosses the 6-12% apart size classes every few classes instead of at each one, and a request
+ * that would save less than 1/RESIZE_SHARE of the block keeps it in place. The two shares must
+ * be equal: a later request between the old size and the grown one must not move the block back
+ * down. Either costs at most 1/RESIZE_SHARE of the block; a shrink that saves more still moves. */
+#define RESIZE_SHARE 4
+
 void *ta_realloc(void *p, size_t size) {
   if (p == NULL) return ta_malloc(size);
   if (size == 0) {
@@ -299,6 +315,7 @@ void *ta_realloc(void *p, size_t size) {
   } else if (ext->kind == TA_EXTENT_SLAB) {
     small_check("realloc", ext, p);
     old = ta_size_class_size(ext->size_class);
+    if (size <= old && size >= old - old / RESIZE_SHARE) return p;
     if (size <= TA_SMALL_MAX && ta_size_class_of(size) == ext->size_class) return p;
   } else {
     if (ext->addr != p) invalid_free(p, "realloc");
@@ -309,7 +326,12 @@ void *ta_realloc(void *p, size_t size) {
       return p;
     }
   }
-  void *q = ta_malloc(size);
+  size_t want = size;
+  if (size > old && size <= SIZE_MAX / 2) {
+    size_t grown = old + old / RESIZE_SHARE;
+    if (grown > size) want = size <= TA_SMALL_MAX && grown > TA_SMALL_MAX ? TA_SMALL_MAX : grown;
+  }
+  void *q = ta_malloc(want);
   if (!q) return NULL; /* the old block is untouched */
   memcpy(q, p, old < size ? old : size);
   ta_free(p);

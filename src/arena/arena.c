@@ -360,6 +360,13 @@ uint64_t ta_arena_next_due(void) {
   return due;
 }
 
+size_t ta_arena_prefault_step(unsigned ahead, uint64_t now) {
+  size_t units = 0;
+  for (unsigned k = 0; k < ta_node_heap_count; k++)
+    units += ta_hpa_prefault_step(&ta_node_heaps[heap_nodes[k]]->hpa, ahead, now);
+  return units;
+}
+
 void ta_arena_hpa_stats(ta_hpa_stats_t *out) {
   *out = (ta_hpa_stats_t){0};
   for (unsigned k = 0; k < ta_node_heap_count; k++) {
@@ -380,6 +387,8 @@ void ta_arena_hpa_stats(ta_hpa_stats_t *out) {
     out->stale_breaks += s.stale_breaks;
     out->hollow_pages += s.hollow_pages;
     out->inside_purged_pages += s.inside_purged_pages;
+    out->fresh_units += s.fresh_units;
+    out->prefaulted_units += s.prefaulted_units;
   }
 }
 

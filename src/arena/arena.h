@@ -117,6 +117,8 @@ bool ta_arena_resize_large(ta_extent_t *ext, size_t size);
 size_t ta_arena_purge_step(uint64_t now_ns, uint64_t older_than_ns, size_t budget, bool force);
 /* When the next purge is due (UINT64_MAX: nothing dirty). */
 uint64_t ta_arena_next_due(void);
+/* ta_hpa_prefault_step on every node heap; returns the units faulted in. */
+size_t ta_arena_prefault_step(unsigned ahead, uint64_t now_ns);
 /* Sums the page statistics of every node heap. */
 void ta_arena_hpa_stats(ta_hpa_stats_t *out);
 

@@ -35,6 +35,15 @@ TA_INLINE uint32_t ta_slab_index(const ta_extent_t *slab, const void *p) {
   return idx;
 }
 
+/* Whether p, which the pagemap maps to this slab, is the start of one of its objects: the same
+ * answer as ta_slab_index(slab, p) != UINT32_MAX, from the class table's multiply-and-compare
+ * test (size_class.h), without reading the record's bitmap line. */
+TA_INLINE bool ta_slab_is_object_start(const ta_extent_t *slab, const void *p) {
+  const ta_class_info_t *ci = &ta_class_info[slab->size_class];
+  uint64_t off = (uintptr_t)p - (uintptr_t)slab->addr;
+  return off * ci->start_mul < ci->start_limit;
+}
+
 /* Marks p free. Returns 0, or EINVAL for a pointer inside an object, or EALREADY when the
  * object is free already (a double free); the slab is unchanged then. */
 int ta_slab_put(ta_extent_t *slab, void *p);

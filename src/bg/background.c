@@ -2,8 +2,11 @@
  * with hwloc; then it sleeps until the next purge, hotness round (migrate.c) or stats_live
  * publication is due, at most a second so spare slabs are trimmed too, does it, and repeats;
  * it holds no lock while asleep. Migration runs only here, never on an allocating thread.
- * It starts on the first free that returns pages, or at start-up only when stats_live asks for
- * it: short-lived processes (every shell command under LD_PRELOAD) never pay for it. */
+ * While asleep it also waits on ta_hpa_prefault_word: a heap that took a hugepage unit that is
+ * not resident wakes it to fault the next ones in (conf thp_prefault). It starts on the first
+ * free that returns pages, once the heaps have taken PREFAULT_START_UNITS fresh units with
+ * prefaulting on, or at start-up only when stats_live asks for it: short-lived processes
+ * (every shell command under LD_PRELOAD) never pay for it. */
 #define _GNU_SOURCE
 #include "background.h"
 
@@ -21,9 +24,14 @@
 enum { BG_OFF, BG_STARTING, BG_RUNNING, BG_FAILED };
 static ta_atomic(int) state = BG_OFF;
 static ta_atomic(uint64_t) next_inline_ns;
+/* A thread started early to prefault may be asleep for up to a second when the first freed
+ * pages appear: the first free wakes it (purge_now), so a short dirty_decay_ms is honoured. */
+static ta_atomic(int) seen_free, purge_now;
 
 #define MAX_SLEEP_NS 1000000000ull
 #define INLINE_INTERVAL_NS 10000000ull
+/* 8 MiB of 2 MiB hugepages: more than a shell command's heap. */
+#define PREFAULT_START_UNITS 4
 
 /* hwloc refinement, off the start-up path: the module next to this library (or on the loader
  * path), loaded once, only where the sysfs snapshot shows several nodes. A missing module or a
@@ -60,8 +68,10 @@ static void *loop(void *arg) {
   refine_topology();
   uint64_t live_ns = ta_conf.stats_live * 1000000ull, next_live = 0;
   bool live_failed = false;
+  uint32_t prefault_seen = ta_atomic_load(&ta_hpa_prefault_word, ta_mo_acquire);
   for (;;) {
     uint64_t now = ta_os_now_ns();
+    if (ta_conf.thp_prefault) ta_arena_prefault_step(ta_conf.thp_prefault, now);
     ta_purge_step(now, 0, false);
     /* A round moves at most what migrate_mb_s allows in one interval (MB/s * ms = 1000 B). */
     ta_migrate_step(now, ta_conf.migrate_mb_s * ta_conf.migrate_interval_ms * 1000);
@@ -77,9 +87,19 @@ static void *loop(void *arg) {
     if (ta_migrate_next_due() < due) due = ta_migrate_next_due();
     uint64_t wake = now + MAX_SLEEP_NS;
     if (due < wake) wake = due > now ? due : now + 1000000ull;
-    uint64_t ns = wake - now;
-    struct timespec ts = {(time_t)(ns / 1000000000ull), (long)(ns % 1000000000ull)};
-    nanosleep(&ts, NULL);
+    /* Asleep until `wake`; a prefault wake-up does only that, then sleeps on. */
+    for (;;) {
+      ta_os_event_wait((const uint32_t *)&ta_hpa_prefault_word, prefault_seen, wake - now);
+      now = ta_os_now_ns();
+      if (ta_atomic_exchange(&purge_now, 0, ta_mo_acq_rel)) break;
+      uint32_t word = ta_atomic_load(&ta_hpa_prefault_word, ta_mo_acquire);
+      if (word != prefault_seen) {
+        prefault_seen = word;
+        if (ta_conf.thp_prefault) ta_arena_prefault_step(ta_conf.thp_prefault, now);
+        now = ta_os_now_ns();
+      }
+      if (now >= wake) break;
+    }
   }
   return NULL;
 }
@@ -108,10 +128,21 @@ void ta_background_start(void) {
   ta_atomic_store(&state, BG_RUNNING, ta_mo_release);
 }
 
+static TA_NOINLINE void first_free(void) {
+  ta_atomic_store(&seen_free, 1, ta_mo_relaxed);
+  ta_atomic_store(&purge_now, 1, ta_mo_release);
+  ta_atomic_fetch_add(&ta_hpa_prefault_word, 1, ta_mo_release);
+  ta_os_event_wake((const uint32_t *)&ta_hpa_prefault_word);
+}
+
 void ta_background_after_free(void) {
   int s = ta_atomic_load(&state, ta_mo_relaxed);
-  if (ta_likely(s == BG_RUNNING || s == BG_STARTING)) return;
+  if (ta_likely(s == BG_RUNNING || s == BG_STARTING)) {
+    if (ta_unlikely(!ta_atomic_load(&seen_free, ta_mo_relaxed))) first_free();
+    return;
+  }
   if (s == BG_OFF && ta_conf.background_thread) {
+    ta_atomic_store(&seen_free, 1, ta_mo_relaxed);
     ta_background_start();
     return;
   }
@@ -121,10 +152,19 @@ void ta_background_after_free(void) {
   ta_purge_step(now, 0, false);
 }
 
+void ta_background_after_refill(void) {
+  if (ta_likely(ta_atomic_load(&state, ta_mo_relaxed) != BG_OFF)) return;
+  if (ta_conf.background_thread && ta_conf.thp_prefault && ta_hpa_geometry.hugepages &&
+      ta_atomic_load(&ta_hpa_fresh_units_total, ta_mo_relaxed) >= PREFAULT_START_UNITS)
+    ta_background_start();
+}
+
 bool ta_background_is_running(void) { return ta_atomic_load(&state, ta_mo_relaxed) == BG_RUNNING; }
 
 void ta_background_postfork_child(void) {
   ta_migrate_postfork_child();
   ta_atomic_store(&state, BG_OFF, ta_mo_relaxed);
   ta_atomic_store(&next_inline_ns, 0, ta_mo_relaxed);
+  ta_atomic_store(&seen_free, 0, ta_mo_relaxed);
+  ta_atomic_store(&purge_now, 0, ta_mo_relaxed);
 }

@@ -40,6 +40,11 @@ extern ta_atomic(uint64_t) ta_migrate_window_ns;
  * step inline at most every few milliseconds. */
 void ta_background_after_free(void);
 
+/* Called by allocation slow paths (thread-cache refills): starts the background thread once
+ * the heaps have taken a few hugepage units that were not resident and thp_prefault is on, so
+ * it faults the next ones in off the allocating threads. One relaxed load once it runs. */
+void ta_background_after_refill(void);
+
 /* Starts the background thread now if it does not run (idempotent; failures are reported once
  * and leave purging to the allocation paths). */
 void ta_background_start(void);

@@ -15,7 +15,9 @@
  *   (ta_hpa_reuse_inside) or frees them, when they become free and clean, not dirty.
  * - ninside counts, for the purge step of inside_epoch only, the resident pages owners reported
  *   free inside their allocations (ta_hpa_note_inside): with the hollow pages they count as
- *   free when a purge step decides whether a unit is worth breaking. */
+ *   free when a purge step decides whether a unit is worth breaking.
+ * - A PREFAULT unit is out of the free pool while ta_hpa_prefault_step faults it in without the
+ *   lock (counted in hpa->prefaulting); nothing else touches it until it is FREE again. */
 #include "hpa.h"
 
 #include <errno.h>
@@ -25,7 +27,8 @@
 #include "decay.h"
 #include "meta.h"
 
-enum { UNIT_FILLER = 1, UNIT_SPAN = 2, UNIT_FREE = 3 };
+enum { UNIT_FILLER = 1, UNIT_SPAN = 2, UNIT_FREE = 3, UNIT_PREFAULT = 4 };
+#define PREFAULT_MAX_AHEAD 16
 #define KEEP_WHOLE_DECAYS 10
 #define NO_BUCKET 0xffffu
 
@@ -57,6 +60,8 @@ typedef struct ta_region {
 
 ta_hpa_geometry_t ta_hpa_geometry;
 static size_t words; /* bitmap words per unit */
+ta_atomic(uint32_t) ta_hpa_prefault_word;
+ta_atomic(uint64_t) ta_hpa_fresh_units_total;
 
 void ta_hpa_geometry_init(void) {
   ta_hpa_geometry_t *g = &ta_hpa_geometry;
@@ -206,6 +211,12 @@ static ta_hpage_t *take_free_unit(ta_hpa_t *hpa) {
       r = region_new(hpa, 1, 0);
       if (!r || !(hp = unit_record(r, 0))) return NULL;
     }
+    /* Not resident: the first touch faults a whole hugepage in on the allocating thread. */
+    hpa->stats.fresh_units++;
+    ta_atomic_fetch_add(&ta_hpa_fresh_units_total, 1, ta_mo_relaxed);
+    if (ta_hpa_geometry.hugepages && ta_conf.thp_prefault && ta_conf.background_thread &&
+        !hpa->prefault_off)
+      hpa->prefault_demand++;
   }
   dirty_unlink(hp);
   hp->kept_since = 0;
@@ -319,11 +330,17 @@ void *ta_hpa_alloc(ta_hpa_t *hpa, size_t npages, size_t align_pages, bool *zeroe
   if (npages > SIZE_MAX / ta_hpa_geometry.page_size / 2) return NULL;
   ta_mutex_lock(&hpa->lock);
   void *p;
+  size_t demand = hpa->prefault_demand;
   if (npages <= ta_hpa_geometry.unit_pages && align_pages <= ta_hpa_geometry.unit_pages)
     p = alloc_small(hpa, npages, align_pages, zeroed);
   else
     p = alloc_span(hpa, npages, align_pages, zeroed);
+  bool wake = hpa->prefault_demand != demand;
   ta_mutex_unlock(&hpa->lock);
+  if (wake) {
+    ta_atomic_fetch_add(&ta_hpa_prefault_word, 1, ta_mo_release);
+    ta_os_event_wake((const uint32_t *)&ta_hpa_prefault_word);
+  }
   return p;
 }
 
@@ -673,6 +690,70 @@ void ta_hpa_migrate_end(ta_hpa_t *hpa) {
   ta_mutex_unlock(&hpa->lock);
 }
 
+/* ---- prefaulting ---- */
+
+/* A unit faulted in (or, after a failure, possibly in part) goes back to the free pool as
+ * resident: all its pages dirty, so the decay purges it if nothing takes it. */
+static void prefault_done(ta_hpa_t *hpa, ta_region_t *r, ta_hpage_t *hp, uint64_t now, bool resident) {
+  const ta_hpa_geometry_t *g = &ta_hpa_geometry;
+  hp->state = UNIT_FREE;
+  r->nfree_units++;
+  if (!resident) return;
+  ta_bitmap_set_range(dirty_bits(hp), 0, g->unit_pages);
+  hpa->stats.dirty_pages += g->unit_pages - hp->ndirty;
+  hp->ndirty = (uint32_t)g->unit_pages;
+  hp->dirty_since = now;
+  hp->kept_since = 0;
+  ta_list_push_back(&hpa->dirty_free, &hp->dirty_link);
+}
+
+size_t ta_hpa_prefault_step(ta_hpa_t *hpa, unsigned ahead, uint64_t now) {
+  const ta_hpa_geometry_t *g = &ta_hpa_geometry;
+  ta_hpage_t *batch[PREFAULT_MAX_AHEAD];
+  ta_region_t *where[PREFAULT_MAX_AHEAD];
+  int err[PREFAULT_MAX_AHEAD];
+  unsigned n = 0;
+  if (ahead > PREFAULT_MAX_AHEAD) ahead = PREFAULT_MAX_AHEAD;
+  ta_mutex_lock(&hpa->lock);
+  if (!hpa->prefault_demand || hpa->prefault_off || hpa->prefaulting || !g->hugepages) {
+    ta_mutex_unlock(&hpa->lock);
+    return 0;
+  }
+  hpa->prefault_demand = 0;
+  /* Resident wholly free units are taken first (take_free_unit): they count as ahead. */
+  unsigned resident = 0;
+  for (ta_list_t *l = hpa->dirty_free.next; l != &hpa->dirty_free && resident < ahead; l = l->next)
+    resident++;
+  /* The units take_free_unit would reach next, in its order; regions are never created here. */
+  for (ta_region_t *r = hpa->regions; r && resident + n < ahead; r = r->next) {
+    for (size_t i = 0; r->nfree_units && i < r->nunits && resident + n < ahead; i++) {
+      if (!unit_is_free(r, i) || (r->units[i] && r->units[i]->ndirty)) continue;
+      ta_hpage_t *hp = unit_record(r, i);
+      if (!hp) break;
+      hp->state = UNIT_PREFAULT;
+      r->nfree_units--;
+      batch[n] = hp;
+      where[n++] = r;
+    }
+  }
+  hpa->prefaulting = n;
+  ta_mutex_unlock(&hpa->lock);
+  for (unsigned k = 0; k < n; k++) err[k] = ta_os_populate((void *)batch[k]->base, g->unit_size);
+  size_t done = 0;
+  ta_mutex_lock(&hpa->lock);
+  for (unsigned k = 0; k < n; k++) {
+    /* No support (kernels before 5.14, ops without it): nothing was touched; stop asking. */
+    bool unsupported = err[k] == EINVAL || err[k] == ENOTSUP || err[k] == ENOSYS;
+    if (unsupported) hpa->prefault_off = true;
+    prefault_done(hpa, where[k], batch[k], now, !unsupported);
+    if (!err[k]) done++;
+  }
+  hpa->prefaulting = 0;
+  hpa->stats.prefaulted_units += done;
+  ta_mutex_unlock(&hpa->lock);
+  return done;
+}
+
 uint64_t ta_hpa_next_due(ta_hpa_t *hpa) {
   uint64_t due = UINT64_MAX;
   ta_mutex_lock(&hpa->lock);
@@ -697,5 +778,12 @@ void ta_hpa_prefork(ta_hpa_t *hpa) { ta_mutex_lock(&hpa->lock); }
 void ta_hpa_postfork_parent(ta_hpa_t *hpa) { ta_mutex_unlock(&hpa->lock); }
 void ta_hpa_postfork_child(ta_hpa_t *hpa) {
   ta_mutex_postfork_child(&hpa->lock);
+  /* Units the parent's background thread was faulting in: back to the pool, maybe resident. */
+  for (ta_region_t *r = hpa->regions; r && hpa->prefaulting; r = r->next)
+    for (size_t i = 0; i < r->nunits && hpa->prefaulting; i++)
+      if (r->units[i] && r->units[i]->state == UNIT_PREFAULT) {
+        prefault_done(hpa, r, r->units[i], ta_os_now_ns(), true);
+        hpa->prefaulting--;
+      }
   hpa->migrating_lo = hpa->migrating_hi = 0; /* the migrating thread is not in the child */
 }

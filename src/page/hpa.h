@@ -67,6 +67,9 @@ typedef struct ta_hpa_stats {
                               periods (cumulative) */
   size_t hollow_pages;     /* pages handed out, purged inside their allocation now */
   size_t inside_purged_pages; /* of purged_pages, those purged inside allocations (cumulative) */
+  size_t fresh_units;      /* units an allocating thread took while not resident, so its first
+                              touch faulted them in (cumulative) */
+  size_t prefaulted_units; /* units ta_hpa_prefault_step faulted in ahead of demand (cumulative) */
 } ta_hpa_stats_t;
 
 struct ta_hpage;
@@ -96,6 +99,11 @@ typedef struct ta_hpa {
   ta_mutex_t track_lock;
   ta_list_t tracked;
   size_t ntracked;
+  /* Prefaulting (ta_hpa_prefault_step), under lock: units taken not resident since the last
+   * step, units being faulted in now (out of the free pool), and whether the kernel refused. */
+  size_t prefault_demand;
+  unsigned prefaulting;
+  bool prefault_off;
 } ta_hpa_t;
 
 /* pre: ta_hpa_geometry_init ran. Returns 0 or ENOMEM. */
@@ -137,6 +145,20 @@ size_t ta_hpa_reuse_inside(ta_hpa_t *hpa, void *addr, size_t npages);
  * purged. */
 size_t ta_hpa_migrate_begin(ta_hpa_t *hpa, void *addr, size_t len);
 void ta_hpa_migrate_end(ta_hpa_t *hpa);
+
+/* Prefaulting: moves the first touch of fresh hugepage units off allocating threads. Taking a
+ * unit that is not resident (its first touch will fault in a whole hugepage: zeroing 2 MiB,
+ * and with THP defrag at madvise possibly compacting memory, or in a guest with free page
+ * reporting waiting for the hypervisor to back it again) bumps ta_hpa_prefault_word and wakes
+ * its waiters. The background thread then calls ta_hpa_prefault_step, which faults in free
+ * units until `ahead` resident wholly free units wait in the heap (ta_os_populate, lock not
+ * held), so the next units taken are resident already. They count as dirty pages: unused ones
+ * are purged after the decay period like any freed unit. Only heaps that took a non-resident
+ * unit since the last step do anything, so an idle heap is never refilled. Returns the units
+ * faulted in. ta_hpa_fresh_units_total counts non-resident units taken by all heaps. */
+extern ta_atomic(uint32_t) ta_hpa_prefault_word;
+extern ta_atomic(uint64_t) ta_hpa_fresh_units_total;
+size_t ta_hpa_prefault_step(ta_hpa_t *hpa, unsigned ahead, uint64_t now_ns);
 
 /* When the next purge is due; UINT64_MAX when nothing is dirty. */
 uint64_t ta_hpa_next_due(ta_hpa_t *hpa);

@@ -1,6 +1,7 @@
 /* pagemap.c: leaf creation and range updates for pagemap.h. Writers serialise leaf creation with
  * a compare-and-swap; entry stores are release stores so a reader that sees an extent sees it
- * initialised. */
+ * initialised. Extent records come from metadata mappings in user space, below 2^48, so the
+ * class tag above bit 48 never overlaps an address bit. */
 #include "pagemap.h"
 
 #include <errno.h>
@@ -22,6 +23,8 @@ static ta_pagemap_entry_t *leaf_for(uintptr_t hi) {
 
 int ta_pagemap_set(void *addr, size_t size, ta_extent_t *ext) {
   uintptr_t a = (uintptr_t)addr, end = a + size;
+  uintptr_t entry = (uintptr_t)ext;
+  if (ext && ext->kind == TA_EXTENT_SLAB) entry |= (uintptr_t)ext->size_class << TA_PAGEMAP_CLASS_SHIFT;
   const unsigned leaf_shift = TA_PAGEMAP_QUANTUM_SHIFT + TA_PAGEMAP_LEAF_BITS;
   if ((end - 1) >> leaf_shift >= ((uintptr_t)1 << TA_PAGEMAP_ROOT_BITS)) return ENOMEM;
   /* Make every leaf first, so a failure changes nothing. */
@@ -30,7 +33,7 @@ int ta_pagemap_set(void *addr, size_t size, ta_extent_t *ext) {
   for (uintptr_t q = a; q < end; q += (uintptr_t)1 << TA_PAGEMAP_QUANTUM_SHIFT) {
     ta_pagemap_entry_t *leaf = ta_atomic_load(&ta_pagemap_root[q >> leaf_shift], ta_mo_relaxed);
     size_t i = (q >> TA_PAGEMAP_QUANTUM_SHIFT) & ((1u << TA_PAGEMAP_LEAF_BITS) - 1);
-    ta_atomic_store(&leaf[i], ext, ta_mo_release);
+    ta_atomic_store(&leaf[i], entry, ta_mo_release);
   }
   return 0;
 }

@@ -59,6 +59,13 @@ typedef struct ta_os_ops {
    * a THP whole, neighbours included (checked in the guest: 128 pages asked, 512 moved). Kernels
    * before 5.4 refuse MADV_COLD (EINVAL): nothing is split. */
   int (*split_huge)(void *addr, size_t size);
+  /* Faults [addr, addr + size) in now, writable, as first writes would, without changing a
+   * byte (MADV_POPULATE_WRITE, Linux 5.14+): in an MADV_HUGEPAGE range it allocates the
+   * hugepages, with whatever that costs (zeroing; with THP defrag at madvise, synchronous
+   * compaction; in a guest with free page reporting, the hypervisor backing memory it had taken
+   * back), on the calling thread instead of the thread that would touch the range first.
+   * pre: the range is mapped read-write. Errors: EINVAL (older kernels), ENOMEM. */
+  int (*populate)(void *addr, size_t size);
 } ta_os_ops_t;
 
 /* Access signals (AUTO tries IDLE, DAMON, SOFTDIRTY, NONE). IDLE: idle page tracking
@@ -112,6 +119,18 @@ TA_INLINE int ta_os_access_rearm(void) { return ta_os_ops->access_rearm ? ta_os_
 TA_INLINE int ta_os_split_huge(void *addr, size_t size) {
   return ta_os_ops->split_huge ? ta_os_ops->split_huge(addr, size) : 0;
 }
+
+/* Ops tables without it (test fakes, kernels before 5.14) give ENOTSUP. */
+TA_INLINE int ta_os_populate(void *addr, size_t size) {
+  return ta_os_ops->populate ? ta_os_ops->populate(addr, size) : ENOTSUP;
+}
+
+/* A wake-up word (futex): ta_os_event_wait sleeps while *word == seen, at most timeout_ns
+ * (or until a signal or a spurious wake-up); ta_os_event_wake wakes every thread sleeping on
+ * it. The waker changes the word first. Neither allocates; not part of the ops table, since
+ * nothing in a test needs a fake of sleeping. */
+void ta_os_event_wait(const uint32_t *word, uint32_t seen, uint64_t timeout_ns);
+void ta_os_event_wake(const uint32_t *word);
 
 /* Machine facts read once at start-up (ta_os_init) and constant afterwards. */
 typedef struct {

@@ -6,6 +6,8 @@
 
 #include <errno.h>
 #include <fcntl.h>
+#include <linux/futex.h>
+#include <stdint.h>
 #include <sched.h>
 #include <stdlib.h>
 #include <string.h>
@@ -62,6 +64,17 @@ static int linux_split_huge(void *addr, size_t size) {
   return madvise(addr, size, MADV_COLD) == 0 ? 0 : errno;
 }
 
+#ifndef MADV_POPULATE_WRITE
+#define MADV_POPULATE_WRITE 23
+#endif
+static int linux_populate(void *addr, size_t size) {
+  for (;;) {
+    if (madvise(addr, size, MADV_POPULATE_WRITE) == 0) return 0;
+    /* EINTR: a signal arrived; the pages faulted so far stay, the rest is done again. */
+    if (errno != EINTR) return errno;
+  }
+}
+
 static int linux_bind(void *addr, size_t size, int mode, const unsigned long *nodemask,
                       unsigned long maxnode, unsigned flags) {
   long r = syscall(SYS_mbind, addr, size, mode, nodemask, maxnode, flags);
@@ -98,12 +111,22 @@ const ta_os_ops_t ta_os_linux_ops = {
     .access_sample = ta_os_linux_access_sample,
     .access_rearm = ta_os_linux_access_rearm,
     .split_huge = linux_split_huge,
+    .populate = linux_populate,
 };
 
 const ta_os_ops_t *ta_os_ops = &ta_os_linux_ops;
 ta_os_info_t ta_os_info;
 
 void ta_os_set_ops(const ta_os_ops_t *ops) { ta_os_ops = ops ? ops : &ta_os_linux_ops; }
+
+void ta_os_event_wait(const uint32_t *word, uint32_t seen, uint64_t timeout_ns) {
+  struct timespec ts = {(time_t)(timeout_ns / 1000000000ull), (long)(timeout_ns % 1000000000ull)};
+  syscall(SYS_futex, word, FUTEX_WAIT_PRIVATE, seen, &ts, NULL, 0);
+}
+
+void ta_os_event_wake(const uint32_t *word) {
+  syscall(SYS_futex, word, FUTEX_WAKE_PRIVATE, INT32_MAX, NULL, NULL, 0);
+}
 
 long ta_os_read_file(const char *path, char *buf, size_t size) {
   int fd = open(path, O_RDONLY | O_CLOEXEC);

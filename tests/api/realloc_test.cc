@@ -192,4 +192,29 @@ TEST(Realloc, SameSizeAndTinyShrinksKeepContents) {
   }
 }
 
+// A buffer grown by small appends (one realloc each, as a naive string builder does) must not
+// be copied at every size class it crosses: a grown block moves to at least a quarter more (the
+// hysteresis of malloc.c), so 16 bytes to 64 KiB in 8-byte steps moves a few dozen times, not
+// once per class (about a hundred). A shrink that saves a quarter or more still gives the memory
+// back.
+TEST(Realloc, AppendGrowthMovesGeometricallyAndLargeShrinksReturnMemory) {
+  char *p = static_cast<char *>(malloc(16));
+  ASSERT_NE(p, nullptr);
+  fill(p, 16, 7);
+  int moves = 0;
+  size_t n = 16;
+  for (; n + 8 <= 64 * 1024; n += 8) {
+    char *q = static_cast<char *>(realloc(p, opaque(n + 8)));
+    ASSERT_NE(q, nullptr);
+    ASSERT_GE(malloc_usable_size(q), n + 8);
+    if (q != p) moves++;
+    p = q;
+  }
+  EXPECT_LE(moves, 60) << "copied at nearly every size class";
+  p = static_cast<char *>(realloc(p, opaque(1000)));
+  ASSERT_NE(p, nullptr);
+  EXPECT_LT(malloc_usable_size(p), (size_t)2000) << "a shrink to 1000 bytes kept a 64 KiB block";
+  free(p);
+}
+
 }  // namespace

@@ -98,6 +98,13 @@ struct FakeOpsImpl {
     FakeOs::current->splits.push_back({(uintptr_t)addr, size});
     return 0;
   }
+  static int populate(void *addr, size_t size) {
+    FakeOs *f = FakeOs::current;
+    if (f->populate_errno) return f->populate_errno;
+    f->populated.push_back({(uintptr_t)addr, size});
+    if (f->on_populate) f->on_populate((uintptr_t)addr, size);
+    return 0;
+  }
   static uint64_t now_ns() { return FakeOs::current->now; }
   static int task_policy(int *mode) {
     *mode = FakeOs::current->task_mode;
@@ -110,14 +117,21 @@ static const ta_os_ops_t fake_ops = {FakeOpsImpl::map,         FakeOpsImpl::unma
                                      FakeOpsImpl::bind,        FakeOpsImpl::move_pages,
                                      FakeOpsImpl::now_ns,      FakeOpsImpl::task_policy,
                                      nullptr,                  nullptr,
-                                     nullptr,                  nullptr};
+                                     nullptr,                  nullptr,
+                                     FakeOpsImpl::populate};
+static const ta_os_ops_t fake_ops_no_populate = {
+    FakeOpsImpl::map,    FakeOpsImpl::unmap,  FakeOpsImpl::purge,       FakeOpsImpl::advise_huge,
+    FakeOpsImpl::bind,   FakeOpsImpl::move_pages, FakeOpsImpl::now_ns,  FakeOpsImpl::task_policy,
+    nullptr,             nullptr,             nullptr,                  nullptr,
+    nullptr};
 // The same with an access signal (FakeOs::access_kind decides which it claims to be).
 static const ta_os_ops_t fake_ops_access = {FakeOpsImpl::map,         FakeOpsImpl::unmap,
                                             FakeOpsImpl::purge,       FakeOpsImpl::advise_huge,
                                             FakeOpsImpl::bind,        FakeOpsImpl::move_pages,
                                             FakeOpsImpl::now_ns,      FakeOpsImpl::task_policy,
                                             FakeOpsImpl::access_open, FakeOpsImpl::access_sample,
-                                            FakeOpsImpl::access_rearm, FakeOpsImpl::split_huge};
+                                            FakeOpsImpl::access_rearm, FakeOpsImpl::split_huge,
+                                            FakeOpsImpl::populate};
 
 void FakeOs::touch(const void *addr, size_t len) {
   uintptr_t page = ta_os_info.page_size;
@@ -144,7 +158,7 @@ FakeOs::~FakeOs() {
 
 void FakeOs::install() {
   current = this;
-  ta_os_set_ops(access_kind ? &fake_ops_access : &fake_ops);
+  ta_os_set_ops(access_kind ? &fake_ops_access : no_populate ? &fake_ops_no_populate : &fake_ops);
 }
 
 void FakeOs::uninstall() {

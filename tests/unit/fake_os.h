@@ -5,6 +5,7 @@
 
 #include <cstddef>
 #include <cstdint>
+#include <functional>
 #include <map>
 #include <set>
 #include <vector>
@@ -33,6 +34,12 @@ struct FakeOs {
   int access_kind = 0;
   std::set<uintptr_t> touched;
   size_t rearms = 0;
+  // Prefaulting: ranges given to populate, in order; populate_errno makes it fail, and
+  // no_populate leaves the op out of the table (as on kernels before 5.14).
+  std::vector<std::pair<uintptr_t, size_t>> populated;
+  int populate_errno = 0;
+  bool no_populate = false;
+  std::function<void(uintptr_t, size_t)> on_populate;  // runs inside populate (lock not held)
   // Ranges given to split_huge (with an access signal only), in order.
   std::vector<std::pair<uintptr_t, size_t>> splits;
   void touch(const void *addr, size_t len);

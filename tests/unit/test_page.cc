@@ -68,6 +68,29 @@ TEST(Pagemap, SetLookupClear) {
   EXPECT_EQ(ta_pagemap_lookup((void *)((uintptr_t)1 << 50)), nullptr);
 }
 
+TEST(Pagemap, SlabEntriesCarryTheSizeClass) {
+  static char buf[1 << 16] __attribute__((aligned(1 << 16)));
+  ta_extent_t slab{}, large{};
+  slab.kind = TA_EXTENT_SLAB;
+  slab.size_class = 111;
+  large.kind = TA_EXTENT_LARGE;
+  large.size_class = 7;  // ignored: only slabs are tagged
+  ASSERT_EQ(ta_pagemap_set(buf, sizeof(buf) / 2, &slab), 0);
+  ASSERT_EQ(ta_pagemap_set(buf + sizeof(buf) / 2, 4096, &large), 0);
+  for (size_t off = 0; off < sizeof(buf) / 2; off += 4096) {
+    EXPECT_EQ(ta_pagemap_lookup(buf + off), &slab);
+    EXPECT_EQ(ta_pagemap_entry_class(ta_pagemap_entry(buf + off)), 111u);
+  }
+  EXPECT_EQ(ta_pagemap_lookup(buf + sizeof(buf) / 2), &large);
+  EXPECT_EQ(ta_pagemap_entry_class(ta_pagemap_entry(buf + sizeof(buf) / 2)), 0u);
+  slab.size_class = 3;  // a recast slab is set again
+  ASSERT_EQ(ta_pagemap_set(buf, sizeof(buf) / 2, &slab), 0);
+  EXPECT_EQ(ta_pagemap_entry_class(ta_pagemap_entry(buf)), 3u);
+  EXPECT_EQ(ta_pagemap_entry(buf + sizeof(buf)), 0u);
+  ASSERT_EQ(ta_pagemap_set(buf, sizeof(buf), nullptr), 0);
+  EXPECT_EQ(ta_pagemap_entry(buf), 0u);
+}
+
 TEST(Pagemap, LeafFailureChangesNothing) {
   ta_extent_t e{};
   // An address whose 1 GiB leaf does not exist yet.
@@ -274,6 +297,132 @@ TEST_F(Hpa, DoubleFreeOfPagesAborts) {
   void *p = alloc(2);
   ta_hpa_free(&hpa, p, 2);
   EXPECT_DEATH(ta_hpa_free(&hpa, p, 2), "double free");
+}
+
+// Prefaulting (conf thp_prefault), with hugepage advice on whatever this machine's THP mode.
+struct Prefault : Hpa {
+  bool saved_hugepages = ta_hpa_geometry.hugepages;
+  unsigned saved_ahead = ta_conf.thp_prefault;
+  void SetUp() override {
+    ta_hpa_geometry.hugepages = true;
+    ta_conf.thp_prefault = 2;
+    fake->populated.clear();
+    fake->populate_errno = 0;
+    fake->on_populate = nullptr;
+    Hpa::SetUp();
+  }
+  void TearDown() override {
+    ta_hpa_geometry.hugepages = saved_hugepages;
+    ta_conf.thp_prefault = saved_ahead;
+    fake->on_populate = nullptr;
+    fake->populate_errno = 0;
+  }
+  bool was_populated(uintptr_t u) {
+    for (auto &r : fake->populated)
+      if (r.first == u && r.second == unit) return true;
+    return false;
+  }
+};
+
+TEST_F(Prefault, FaultsUnitsAheadOnlyAfterAFreshUnitWasTaken) {
+  EXPECT_EQ(ta_hpa_prefault_step(&hpa, 2, fake->now), 0u) << "no demand yet";
+  uint32_t word = ta_atomic_load(&ta_hpa_prefault_word, ta_mo_relaxed);
+  void *p = alloc(1);
+  EXPECT_EQ(stats().fresh_units, 1u);
+  EXPECT_NE(ta_atomic_load(&ta_hpa_prefault_word, ta_mo_relaxed), word) << "the waiter is told";
+  EXPECT_EQ(ta_hpa_prefault_step(&hpa, 2, fake->now), 2u);
+  ASSERT_EQ(fake->populated.size(), 2u);
+  for (auto &r : fake->populated) {
+    EXPECT_EQ(r.first % unit, 0u);
+    EXPECT_EQ(r.second, unit);
+    EXPECT_NE(r.first, unit_of(p));
+  }
+  EXPECT_EQ(stats().prefaulted_units, 2u);
+  EXPECT_EQ(stats().dirty_pages, 2 * upages) << "resident and free: counted dirty, so decay returns them";
+  EXPECT_EQ(ta_hpa_prefault_step(&hpa, 2, fake->now), 0u) << "nothing taken since: an idle heap is not refilled";
+  EXPECT_EQ(fake->populated.size(), 2u);
+}
+
+TEST_F(Prefault, NextUnitsTakenAreThePrefaultedOnes) {
+  alloc(1);
+  ASSERT_EQ(ta_hpa_prefault_step(&hpa, 2, fake->now), 2u);
+  bool z = true;
+  void *q = alloc(upages, &z);
+  EXPECT_TRUE(was_populated(unit_of(q)));
+  EXPECT_FALSE(z) << "a populated unit is not reported zero (it counts as dirty)";
+  EXPECT_EQ(stats().fresh_units, 1u) << "the allocating thread faulted nothing new";
+  EXPECT_EQ(stats().dirty_pages, upages);
+  // One resident unit is left: the next step (demand comes only from fresh takes) is asked
+  // for again once the last is used and a fresh one taken.
+  alloc(upages);
+  alloc(upages);
+  EXPECT_EQ(stats().fresh_units, 2u);
+  EXPECT_EQ(ta_hpa_prefault_step(&hpa, 2, fake->now), 2u);
+}
+
+TEST_F(Prefault, ResidentFreeUnitsCountAsAhead) {
+  void *a = alloc(upages);
+  void *b = alloc(upages);
+  ta_hpa_free(&hpa, a, upages);  // resident, wholly free
+  (void)b;
+  EXPECT_EQ(ta_hpa_prefault_step(&hpa, 2, fake->now), 1u);
+  EXPECT_EQ(ta_hpa_prefault_step(&hpa, 2, fake->now), 0u);
+}
+
+TEST_F(Prefault, UnusedUnitsArePurgedAfterTheDecay) {
+  uint64_t t0 = fake->now;
+  alloc(1);
+  ASSERT_EQ(ta_hpa_prefault_step(&hpa, 2, t0), 2u);
+  EXPECT_EQ(ta_hpa_purge_step(&hpa, t0 + kDecay - 1, 0, false), 0u);
+  EXPECT_EQ(ta_hpa_purge_step(&hpa, t0 + kDecay, 0, false), 2 * upages);
+  EXPECT_EQ(stats().dirty_pages, 0u);
+}
+
+TEST_F(Prefault, UnitsBeingFaultedInAreNotHandedOut) {
+  alloc(1);
+  std::set<uintptr_t> taken;
+  fake->on_populate = [&](uintptr_t, size_t) {
+    bool z;
+    void *p = ta_hpa_alloc(&hpa, upages, 1, &z);  // another thread, while the lock is free
+    ASSERT_NE(p, nullptr);
+    taken.insert(unit_of(p));
+  };
+  ASSERT_EQ(ta_hpa_prefault_step(&hpa, 2, fake->now), 2u);
+  ASSERT_EQ(taken.size(), 2u);
+  for (auto &r : fake->populated) EXPECT_EQ(taken.count(r.first), 0u);
+  EXPECT_EQ(stats().fresh_units, 3u);
+}
+
+TEST_F(Prefault, StopsWhereTheKernelRefuses) {
+  fake->populate_errno = EINVAL;  // kernels before 5.14
+  alloc(1);
+  EXPECT_EQ(ta_hpa_prefault_step(&hpa, 2, fake->now), 0u);
+  EXPECT_EQ(stats().dirty_pages, 0u) << "nothing was faulted in";
+  fake->populate_errno = 0;
+  bool z = false;
+  alloc(upages, &z);
+  EXPECT_TRUE(z) << "the units tried are back in the pool, still reading as zero";
+  alloc(upages);
+  EXPECT_EQ(ta_hpa_prefault_step(&hpa, 2, fake->now), 0u);
+  EXPECT_TRUE(fake->populated.empty()) << "not asked again";
+}
+
+TEST_F(Prefault, OffWhenConfIsZero) {
+  ta_conf.thp_prefault = 0;
+  alloc(1);
+  EXPECT_EQ(stats().fresh_units, 1u);
+  EXPECT_EQ(ta_hpa_prefault_step(&hpa, 2, fake->now), 0u);
+  EXPECT_TRUE(fake->populated.empty());
+}
+
+TEST_F(Prefault, OffWithoutTheBackgroundThread) {
+  ta_conf.background_thread = false;  // nobody would wait for the wake-up
+  uint32_t word = ta_atomic_load(&ta_hpa_prefault_word, ta_mo_relaxed);
+  alloc(1);
+  ta_conf.background_thread = true;
+  EXPECT_EQ(ta_atomic_load(&ta_hpa_prefault_word, ta_mo_relaxed), word);
+  EXPECT_EQ(ta_hpa_prefault_step(&hpa, 2, fake->now), 0u);
+  EXPECT_TRUE(fake->populated.empty());
 }
 
 TEST(Decay, Curve) {

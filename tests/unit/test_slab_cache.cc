@@ -155,6 +155,7 @@ TEST(SlabCache, ASlabIsRecastForAnotherClassOfTheSameShape) {
   for (void *p : recast) {
     ta_extent_t *e = ta_pagemap_lookup(p);
     ASSERT_EQ(e->size_class, c2);
+    ASSERT_EQ(ta_pagemap_entry_class(ta_pagemap_entry(p)), c2) << "free's fast path reads this class";
     ASSERT_EQ(e->nobjs, ta_class_info[c2].nobjs);
     ASSERT_NE(ta_slab_index(e, p), UINT32_MAX);
     memset(p, 0x5a, ta_class_info[c2].size);
