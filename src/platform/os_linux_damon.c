@@ -14,7 +14,7 @@
  *   .../schemes/0/access_pattern/{sz,nr_accesses,age}/{min,max}   (all 0 by default: matches
  *        nothing, so the maxima are raised to match every region)
  *   .../schemes/0/tried_regions/N/{start,end,nr_accesses,age}, N from 0 in address order
- * fvaddr (Linux 6.1+) monitors exactly the given ranges and never re-reads the mappings; vaddr
+ * fvaddr (checked on 6.12) monitors exactly the given ranges and never re-reads the mappings; vaddr
  * covers the whole address space with regions DAMON splits and merges itself, which in the
  * tiering benchmark (100-1000 regions over 640 blocks of 64 KiB-1 MiB) mixed hot and cold blocks
  * in most regions, so most regions read as used.

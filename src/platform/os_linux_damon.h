@@ -44,7 +44,9 @@ extern const ta_os_damon_attrs_t ta_os_damon_default_attrs;
  * second: in the TCG guest a check costs ~18 us of a vCPU (120 regions every 5 ms took 44%), so
  * 10000 a second is under a fifth of a vCPU there, and nothing on hardware. */
 #define TA_OS_DAMON_CHECKS_PER_S 10000
-/* At least this many samples make one aggregation interval (one snapshot's nr_accesses). */
+/* At least this many samples make one aggregation interval (one snapshot's nr_accesses). More
+ * would grade finer but lengthen the aggregation, and each round waits for one (the snapshot):
+ * 4 x 64 ms keeps it near the benchmark's 500 ms rounds. */
 #define TA_OS_DAMON_SAMPLES_PER_AGGR 4
 
 typedef struct {
@@ -115,9 +117,11 @@ int ta_os_damon_read(ta_os_damon_t *d);
 
 /* 1 when the region holding addr was accessed, 0 when not, -1 when no region of the snapshot
  * holds it. nr_accesses covers only the last aggregation interval. Fixed ranges: accessed
- * means nr_accesses of at least a quarter of the snapshot's largest (at least 1), so a block
- * whose one sampled page happened to be touched once, among blocks checked busy in most
- * samples, does not read like them. vaddr: any nr_accesses, or a region whose nr_accesses is
+ * means nr_accesses of at least three quarters of the snapshot's largest (at least 1). In the
+ * tiering benchmark (2-3 M accesses/s) a hot block's page is touched in nearly every 64 ms
+ * sample (0.9 of the accesses over 64 blocks) and a cold one of average size (0.53 MiB) in
+ * 15-25% (0.1 over 576; a small one's pages more often), so a quarter of the largest (one
+ * sample of four, the first try) read most cold blocks busy. vaddr: any nr_accesses, or a region whose nr_accesses is
  * 0 but whose age is younger than the time between the two snapshots (its access frequency
  * changed within that time, so it was accessed then). */
 int ta_os_damon_accessed(const ta_os_damon_t *d, uintptr_t addr);
