@@ -195,7 +195,8 @@ static void observe(ta_extent_t *ext, int kind, uint64_t now, const ta_hotness_p
     /* Splitting is slow where the machine is (under TCG on a loaded host, splitting all 640
      * blocks of the tiering benchmark in one round took 7.7 s, and the workload's faults on
      * the hugepages being split stalled it as long): a round splits for at most a quarter of
-     * an interval, and the rest waits for later rounds, sampled as before meanwhile. */
+     * an interval (a whole one under DAMON, see migrate_step), and the rest waits for later
+     * rounds, sampled as before meanwhile (under DAMON: not watched meanwhile). */
     if (split_left_ns) {
       /* Only the splitting is timed: under DAMON the round's first sample waits for the
        * kdamond's snapshot (0.1-0.8 s under TCG), and a deadline on the clock let that wait eat
