@@ -35,7 +35,7 @@ unsigned ta_bin_fill(ta_bin_t *bin, ta_hpa_t *hpa, unsigned cls, unsigned arena,
       ta_list_push_front(&bin->nonfull, &slab->link);
     }
     unsigned took = ta_slab_take(slab, out + got, n - got);
-    if (ta_unlikely(slab->npurged)) ta_slab_reuse_pages(hpa, slab, out + got, took);
+    if (ta_unlikely(slab->npurged || slab->vacant)) ta_slab_reuse_pages(hpa, slab, out + got, took);
     slab->usable = now; /* in use: its free pages are not idle */
     got += took;
     if (slab->nfree == 0) ta_list_remove(&slab->link);
@@ -155,6 +155,7 @@ size_t ta_bin_purge_inside(ta_bin_t *bin, ta_hpa_t *hpa, unsigned cls, uint64_t 
     ta_list_remove(&slab->link);
     ta_list_push_back(&bin->nonfull, &slab->link);
     if (!inside_pages(slab, now, hpa->decay_ns, force, pages)) continue;
+    ta_slab_tag_vacant(slab, pages); /* before the purge erases the free marks on them */
     size_t n = each_run(hpa, slab, pages, force, ta_hpa_purge_inside);
     slab->npurged += (uint32_t)n;
     purged += n;

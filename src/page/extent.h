@@ -54,6 +54,7 @@ typedef struct ta_extent {
   uint32_t nobjs;
   uint32_t npurged;    /* slab: pages of it returned to the kernel while it stays in its bin
                           (the interior purge, bin.c); they read as zero until reused */
+  bool vacant;         /* slab: some of its pages carry the vacant tag in the pagemap (slab.h) */
   uint64_t freemap[];  /* slab: bit i set = object i is free */
 } ta_extent_t;
 

@@ -189,6 +189,34 @@ TEST_F(Interior, HandedOutAgainThePagesCountAsResident) {
   put(objs[0]);
 }
 
+// The pages offered to the purge carry the vacant tag in the pagemap (free's fast path then
+// takes the slow path there); every page under an object handed out again gets its class back.
+TEST_F(Interior, FreePagesAreTaggedVacantUntilHandedOutAgain) {
+  cls = multi_page_class(4097);
+  if (cls >= TA_NCLASSES) GTEST_SKIP() << "no slab of 4+ pages and 4+ objects at this page size";
+  auto objs = fill(ci().nobjs);
+  ta_extent_t *slab = ta_pagemap_lookup(objs[0]);
+  std::vector<bool> out(ci().nobjs, false);
+  out[0] = out[ci().nobjs / 2] = true;
+  for (size_t i = 0; i < objs.size(); i++)
+    if (!out[i]) put(objs[i]);
+  auto tag = [&](size_t p) { return ta_pagemap_entry_class(ta_pagemap_entry((char *)slab->addr + p * page())); };
+  for (size_t p = 0; p < slab->npages; p++) EXPECT_EQ(tag(p), cls) << "page " << p << " before the purge";
+  fake->now += 2 * kDecay;
+  ASSERT_GT(round(fake->now), 0u);
+  std::set<size_t> vacant = expected_free_pages(out);
+  for (size_t p = 0; p < slab->npages; p++)
+    EXPECT_EQ(tag(p), vacant.count(p) ? (unsigned)TA_SLAB_VACANT_TAG : cls) << "page " << p;
+  EXPECT_TRUE(slab->vacant);
+  stamp_now();
+  auto again = fill(ci().nobjs - 2);  // the rest of the slab
+  for (size_t p = 0; p < slab->npages; p++) EXPECT_EQ(tag(p), cls) << "page " << p << " handed out again";
+  EXPECT_FALSE(slab->vacant);
+  for (void *p : again) put(p);
+  put(objs[0]);
+  put(objs[ci().nobjs / 2]);
+}
+
 TEST_F(Interior, ADeletedSlabsPurgedPagesAreFreeAndClean) {
   cls = multi_page_class(4097);
   if (cls >= TA_NCLASSES) GTEST_SKIP() << "no slab of 4+ pages and 4+ objects at this page size";
