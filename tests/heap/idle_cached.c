@@ -9,30 +9,15 @@
  * open/read, which do not allocate). Passes when at least 90% of what the heap grew by has
  * gone back to the kernel before the deadline (argument 1, seconds). Run with
  * LD_PRELOAD=libtieralloc.so. */
-#include <fcntl.h>
 #include <pthread.h>
-#include <stdio.h>
 #include <stdlib.h>
-#include <string.h>
-#include <time.h>
-#include <unistd.h>
+
+#include "idle_watch.h"
 
 enum { THREADS = 2, PER_THREAD = 32 << 20, MAX_OBJS = PER_THREAD / 4096 };
 
 static void *objs[THREADS][MAX_OBJS];
 static pthread_barrier_t filled, freed;
-
-static long rss_kib(void) {
-  char buf[4096];
-  int fd = open("/proc/self/statm", O_RDONLY);
-  if (fd < 0) return -1;
-  ssize_t n = read(fd, buf, sizeof(buf) - 1);
-  close(fd);
-  if (n <= 0) return -1;
-  buf[n] = 0;
-  char *p = strchr(buf, ' ');
-  return p ? atol(p + 1) * (sysconf(_SC_PAGESIZE) / 1024) : -1;
-}
 
 static void *worker(void *arg) {
   int t = (int)(long)arg;
@@ -60,31 +45,13 @@ int main(int argc, char **argv) {
   double deadline_s = argc > 1 ? atof(argv[1]) : 10.0;
   pthread_barrier_init(&filled, NULL, THREADS + 1);
   pthread_barrier_init(&freed, NULL, THREADS + 1);
-  long base = rss_kib();
+  long base = idle_rss_kib();
   for (long t = 0; t < THREADS; t++) {
     pthread_t tid;
     if (pthread_create(&tid, NULL, worker, (void *)t) != 0) return 2;
   }
   pthread_barrier_wait(&filled);
-  long peak = rss_kib();
+  long peak = idle_rss_kib();
   pthread_barrier_wait(&freed);
-  printf("RSS: baseline %ld KiB, peak %ld KiB\n", base, peak);
-  fflush(stdout);
-  struct timespec t0, t;
-  clock_gettime(CLOCK_MONOTONIC, &t0);
-  long target = base + (peak - base) / 10;
-  for (;;) {
-    usleep(100000);
-    clock_gettime(CLOCK_MONOTONIC, &t);
-    double el = (double)(t.tv_sec - t0.tv_sec) + (double)(t.tv_nsec - t0.tv_nsec) / 1e9;
-    long rss = rss_kib();
-    if (rss <= target) {
-      printf("RSS %ld KiB <= target %ld KiB after %.1f s idle: PASS\n", rss, target, el);
-      return 0;
-    }
-    if (el > deadline_s) {
-      printf("RSS %ld KiB still above target %ld KiB after %.1f s idle: FAIL\n", rss, target, el);
-      return 1;
-    }
-  }
+  return idle_watch(base, peak, deadline_s);
 }
