@@ -149,7 +149,9 @@ static TA_COLD void small_misuse(const char *fn, void *p, ta_extent_t *ext, cons
  * reaches the free map). Debug mode has no caches: the free map alone answers. */
 static bool small_is_free(ta_extent_t *ext, void *p) {
   ta_bin_t *bin = &ta_arenas[ext->arena]->bins[ext->size_class];
-  if (ta_unlikely(ta_conf.debug)) return !ta_bin_is_live(bin, ext, p);
+  /* A vacant page (slab.h) holds no live object, and its blocks may have lost their marks. */
+  if (ta_unlikely(ta_conf.debug) || ta_pagemap_entry_class(ta_pagemap_entry(p)) == TA_SLAB_VACANT_TAG)
+    return !ta_bin_is_live(bin, ext, p);
   if (!ta_tcache_is_marked(p, ta_tcache_free_mark)) return false;
   ta_tcache_t *tc = ta_tcache_self;
   if (tc != &ta_tcache_empty && ta_tcache_holds(tc, ext->size_class, p)) return true;

@@ -373,8 +373,20 @@ size_t ta_arena_purge_step(uint64_t now, uint64_t older_than, size_t budget, boo
       ta_bin_trim(&ta_arenas[i]->bins[c], ta_arenas[i]->hpa, older_than);
     ta_slab_cache_trim(&ta_arenas[i]->slab_cache, ta_arenas[i]->hpa, older_than, force);
   }
+  /* Free pages inside idle slabs (bin.c): noted before the heaps' own step, so its hugepage
+   * decisions count them as free, and purged after it. */
+  bool inside = ta_conf.interior_purge;
+  if (inside) {
+    for (unsigned k = 0; k < ta_node_heap_count; k++) ta_hpa_begin_inside(&ta_node_heaps[heap_nodes[k]]->hpa);
+    for (unsigned i = 0; i < ta_narenas; i++)
+      for (unsigned c = 0; c < TA_NCLASSES; c++)
+        ta_bin_note_inside(&ta_arenas[i]->bins[c], ta_arenas[i]->hpa, c, now, force);
+  }
   for (unsigned k = 0; k < ta_node_heap_count; k++)
     purged += ta_hpa_purge_step(&ta_node_heaps[heap_nodes[k]]->hpa, now, budget, force);
+  for (unsigned i = 0; inside && i < ta_narenas && (!budget || purged < budget); i++)
+    for (unsigned c = 0; c < TA_NCLASSES; c++)
+      purged += ta_bin_purge_inside(&ta_arenas[i]->bins[c], ta_arenas[i]->hpa, c, now, force);
   return purged;
 }
 
@@ -411,6 +423,9 @@ void ta_arena_hpa_stats(ta_hpa_stats_t *out) {
     out->map_failures += s.map_failures;
     out->purge_failures += s.purge_failures;
     out->advise_failures += s.advise_failures;
+    out->stale_breaks += s.stale_breaks;
+    out->hollow_pages += s.hollow_pages;
+    out->inside_purged_pages += s.inside_purged_pages;
     out->fresh_units += s.fresh_units;
     out->prefaulted_units += s.prefaulted_units;
   }

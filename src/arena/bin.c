@@ -5,6 +5,8 @@
 
 #include <errno.h>
 
+#include "decay.h"
+
 void ta_bin_init(ta_bin_t *bin) {
   ta_mutex_init(&bin->lock, TA_LOCK_RANK_BIN);
   ta_list_init(&bin->nonfull);
@@ -15,6 +17,7 @@ unsigned ta_bin_fill(ta_bin_t *bin, ta_hpa_t *hpa, unsigned cls, unsigned arena,
                      void **out, unsigned n) {
   unsigned got = 0;
   ta_mutex_lock(&bin->lock);
+  uint64_t now = ta_atomic_load(&ta_arena_clock, ta_mo_relaxed);
   while (got < n) {
     ta_extent_t *slab;
     if (!ta_list_is_empty(&bin->nonfull)) {
@@ -31,7 +34,10 @@ unsigned ta_bin_fill(ta_bin_t *bin, ta_hpa_t *hpa, unsigned cls, unsigned arena,
       }
       ta_list_push_front(&bin->nonfull, &slab->link);
     }
-    got += ta_slab_take(slab, out + got, n - got);
+    unsigned took = ta_slab_take(slab, out + got, n - got);
+    if (ta_unlikely(slab->npurged || slab->vacant)) ta_slab_reuse_pages(hpa, slab, out + got, took);
+    slab->usable = now; /* in use: its free pages are not idle */
+    got += took;
     if (slab->nfree == 0) ta_list_remove(&slab->link);
   }
   bin->stats.nfills++;
@@ -49,6 +55,7 @@ void ta_bin_put_locked(ta_bin_t *bin, ta_hpa_t *hpa, ta_extent_t *slab, void *p)
                  err == EALREADY ? "double free" : "pointer inside an object, not its start");
   bin->stats.nfree++;
   bin->stats.live--;
+  slab->usable = ta_atomic_load(&ta_arena_clock, ta_mo_relaxed);
   if (slab->nfree == 1 && slab->nobjs > 1) {
     ta_list_push_back(&bin->nonfull, &slab->link); /* was full */
   } else if (slab->nfree == slab->nobjs) {
@@ -80,4 +87,84 @@ bool ta_bin_is_live(ta_bin_t *bin, ta_extent_t *slab, const void *p) {
   bool live = !ta_bitmap_get(slab->freemap, idx);
   ta_mutex_unlock(&bin->lock);
   return live;
+}
+
+/* ---- interior purge ----
+ * A slab stays in its bin while any object of it is in use, however few: a sparse slab of a
+ * large class (2-16 objects over up to 16 pages) then holds whole pages with no object in use,
+ * resident for as long as the slab lives. The purge step offers those pages to the page layer
+ * in two passes, noting them all first so that the hugepage policy weighs every free page of a
+ * unit (ta_hpa_note_inside), then purging (ta_hpa_purge_inside). Only slabs the bin has not
+ * touched for the decay period take part, so a busy class does not purge and refault in a
+ * loop. The bin's lock is held across a slab's purge: no object on those pages can be handed
+ * out while they are returned (the page layer likewise holds its lock across MADV_DONTNEED),
+ * and the lock is let go between batches of slabs. */
+
+#define INSIDE_BATCH 8
+
+/* The runs of free pages of `slab` not purged yet, or 0 when it takes no part now. */
+static size_t inside_pages(const ta_extent_t *slab, uint64_t now, uint64_t decay_ns, bool force,
+                           uint64_t *pages) {
+  if (!force && !ta_decay_is_due(now, slab->usable, decay_ns)) return 0;
+  size_t n = ta_slab_free_pages(slab, pages);
+  return n > slab->npurged ? n : 0; /* purged pages are free ones: all of them purged already */
+}
+
+/* Calls fn on each run of set bits of pages[] (npages bits) as an address range of the slab. */
+static size_t each_run(ta_hpa_t *hpa, const ta_extent_t *slab, const uint64_t *pages, bool force,
+                       size_t (*fn)(ta_hpa_t *, void *, size_t, bool)) {
+  unsigned shift = ta_hpa_geometry.page_shift;
+  size_t done = 0;
+  for (size_t pos = 0; pos < slab->npages;) {
+    size_t s = ta_bitmap_find_set(pages, pos, slab->npages);
+    if (s >= slab->npages) break;
+    size_t e = ta_bitmap_find_clear(pages, s, slab->npages);
+    done += fn(hpa, (char *)slab->addr + (s << shift), e - s, force);
+    pos = e;
+  }
+  return done;
+}
+
+static size_t note(ta_hpa_t *hpa, void *addr, size_t npages, bool force) {
+  (void)force;
+  ta_hpa_note_inside(hpa, addr, npages);
+  return 0;
+}
+
+void ta_bin_note_inside(ta_bin_t *bin, ta_hpa_t *hpa, unsigned cls, uint64_t now, bool force) {
+  if (ta_class_info[cls].slab_pages < 2) return; /* a one-page slab on the list is not empty */
+  uint64_t pages[TA_BITMAP_WORDS(TA_HPA_MAX_UNIT_PAGES)];
+  ta_mutex_lock(&bin->lock);
+  for (ta_list_t *l = bin->nonfull.next; l != &bin->nonfull; l = l->next) {
+    ta_extent_t *slab = ta_list_entry(l, ta_extent_t, link);
+    if (inside_pages(slab, now, hpa->decay_ns, force, pages)) each_run(hpa, slab, pages, force, note);
+  }
+  ta_mutex_unlock(&bin->lock);
+}
+
+size_t ta_bin_purge_inside(ta_bin_t *bin, ta_hpa_t *hpa, unsigned cls, uint64_t now, bool force) {
+  if (ta_class_info[cls].slab_pages < 2) return 0;
+  uint64_t pages[TA_BITMAP_WORDS(TA_HPA_MAX_UNIT_PAGES)];
+  size_t purged = 0, visits = 0, batch = 0;
+  ta_mutex_lock(&bin->lock);
+  for (ta_list_t *l = bin->nonfull.next; l != &bin->nonfull; l = l->next) visits++;
+  /* Each slab visited goes from the front to the back, so the walk survives letting the lock
+   * go between batches; after a full turn the list is in its old order. */
+  while (visits-- && !ta_list_is_empty(&bin->nonfull)) {
+    ta_extent_t *slab = ta_list_entry(bin->nonfull.next, ta_extent_t, link);
+    ta_list_remove(&slab->link);
+    ta_list_push_back(&bin->nonfull, &slab->link);
+    if (!inside_pages(slab, now, hpa->decay_ns, force, pages)) continue;
+    ta_slab_tag_vacant(slab, pages); /* before the purge erases the free marks on them */
+    size_t n = each_run(hpa, slab, pages, force, ta_hpa_purge_inside);
+    slab->npurged += (uint32_t)n;
+    purged += n;
+    if (++batch == INSIDE_BATCH) {
+      batch = 0;
+      ta_mutex_unlock(&bin->lock);
+      ta_mutex_lock(&bin->lock);
+    }
+  }
+  ta_mutex_unlock(&bin->lock);
+  return purged;
 }

@@ -37,6 +37,15 @@ void ta_bin_put_locked(ta_bin_t *bin, ta_hpa_t *hpa, ta_extent_t *slab, void *p)
 /* Whether p is an allocated object of `slab` (takes the bin lock; for debug checks). */
 bool ta_bin_is_live(ta_bin_t *bin, ta_extent_t *slab, const void *p);
 
+/* Interior purge (one round per purge step, after ta_hpa_begin_inside on the bin's heap):
+ * note_inside reports to the heap the whole pages with no object in use inside the class's
+ * slabs that the bin has not touched for the heap's decay period (any slab with force), so
+ * the heap's hugepage policy counts them as free; purge_inside then has the heap purge those
+ * it allows, the slabs staying in the bin. Returns the pages purged. A page holding any
+ * object that is in use or in a thread cache is never purged. Take the bin lock. */
+void ta_bin_note_inside(ta_bin_t *bin, ta_hpa_t *hpa, unsigned cls, uint64_t now_ns, bool force);
+size_t ta_bin_purge_inside(ta_bin_t *bin, ta_hpa_t *hpa, unsigned cls, uint64_t now_ns, bool force);
+
 /* Releases the spare slab if it has been unused since before `older_than` (ns). */
 void ta_bin_trim(ta_bin_t *bin, ta_hpa_t *hpa, uint64_t older_than);
 

@@ -23,6 +23,8 @@ ta_extent_t *ta_slab_new(ta_hpa_t *hpa, unsigned cls, unsigned arena, unsigned n
   slab->addr = p;
   slab->nobjs = ci->nobjs;
   slab->nfree = ci->nobjs;
+  slab->npurged = 0;
+  slab->vacant = false;
   ta_bitmap_set_range(slab->freemap, 0, ci->nobjs);
   if (ta_pagemap_set(p, (size_t)ci->slab_pages << ta_hpa_geometry.page_shift, slab) != 0) {
     ta_hpa_free(hpa, p, ci->slab_pages);
@@ -36,6 +38,65 @@ void ta_slab_delete(ta_hpa_t *hpa, ta_extent_t *slab) {
   ta_pagemap_set(slab->addr, (size_t)slab->npages << ta_hpa_geometry.page_shift, NULL);
   ta_hpa_free(hpa, slab->addr, slab->npages);
   ta_meta_free(slab, slab->meta_size);
+}
+
+size_t ta_slab_free_pages(const ta_extent_t *slab, uint64_t *pages) {
+  size_t size = ta_class_info[slab->size_class].size;
+  size_t page = ta_hpa_geometry.page_size, count = 0;
+  for (size_t w = 0; w < TA_BITMAP_WORDS(slab->npages); w++) pages[w] = 0;
+  if (slab->nfree * size < page) return 0; /* not a page's worth free */
+  for (size_t p = 0; p < slab->npages; p++) {
+    size_t first = p * page / size, last = ((p + 1) * page - 1) / size;
+    if (first < slab->nobjs) {
+      if (last >= slab->nobjs) last = slab->nobjs - 1;
+      if (ta_bitmap_count_range(slab->freemap, first, last - first + 1) != last - first + 1) continue;
+    }
+    ta_bitmap_set(pages, p);
+    count++;
+  }
+  return count;
+}
+
+void ta_slab_tag_vacant(ta_extent_t *slab, const uint64_t *pages) {
+  unsigned shift = ta_hpa_geometry.page_shift;
+  for (size_t pos = 0; pos < slab->npages;) {
+    size_t s = ta_bitmap_find_set(pages, pos, slab->npages);
+    if (s >= slab->npages) break;
+    size_t e = ta_bitmap_find_clear(pages, s, slab->npages);
+    ta_pagemap_tag((char *)slab->addr + (s << shift), (e - s) << shift, slab, TA_SLAB_VACANT_TAG);
+    slab->vacant = true;
+    pos = e;
+  }
+}
+
+/* Pages [lo, hi) of the slab are in use again. */
+static void reuse_run(ta_hpa_t *hpa, ta_extent_t *slab, size_t lo, size_t hi) {
+  unsigned shift = ta_hpa_geometry.page_shift;
+  void *addr = (char *)slab->addr + (lo << shift);
+  if (slab->vacant) ta_pagemap_tag(addr, (hi - lo) << shift, slab, slab->size_class);
+  if (slab->npurged) slab->npurged -= (uint32_t)ta_hpa_reuse_inside(hpa, addr, hi - lo);
+}
+
+void ta_slab_reuse_pages(ta_hpa_t *hpa, ta_extent_t *slab, void *const *objs, unsigned n) {
+  size_t size = ta_class_info[slab->size_class].size;
+  unsigned shift = ta_hpa_geometry.page_shift;
+  uintptr_t base = (uintptr_t)slab->addr;
+  /* ta_slab_take hands objects out in address order: merge their pages into runs. */
+  size_t run_lo = 0, run_hi = 0; /* pages [run_lo, run_hi) */
+  for (unsigned i = 0; i < n; i++) {
+    uintptr_t off = (uintptr_t)objs[i] - base;
+    size_t lo = off >> shift, hi = ((off + size - 1) >> shift) + 1;
+    if (run_hi > run_lo && lo <= run_hi) {
+      if (hi > run_hi) run_hi = hi;
+      continue;
+    }
+    if (run_hi > run_lo) reuse_run(hpa, slab, run_lo, run_hi);
+    run_lo = lo;
+    run_hi = hi;
+  }
+  if (run_hi > run_lo) reuse_run(hpa, slab, run_lo, run_hi);
+  /* A page still tagged has every object on it free: with less than a page free, none is. */
+  if (slab->vacant && slab->nfree * size < ta_hpa_geometry.page_size) slab->vacant = false;
 }
 
 unsigned ta_slab_take(ta_extent_t *slab, void **out, unsigned n) {

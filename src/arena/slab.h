@@ -14,6 +14,27 @@ ta_extent_t *ta_slab_new(ta_hpa_t *hpa, unsigned cls, unsigned arena, unsigned n
 /* Unregisters the slab and returns its pages. pre: every object is free. */
 void ta_slab_delete(ta_hpa_t *hpa, ta_extent_t *slab);
 
+/* Pages of the slab that hold no object in use: every object overlapping them is free in the
+ * free map (objects in thread caches are not). Sets their bits in pages[] (npages bits,
+ * TA_BITMAP_WORDS(TA_HPA_MAX_UNIT_PAGES) words at most) and returns how many. */
+size_t ta_slab_free_pages(const ta_extent_t *slab, uint64_t *pages);
+
+/* The pagemap tag, in place of the size class, of a slab page that holds no object in use (an
+ * idle sparse slab's free page; bin.c tags them when it offers them to the interior purge). It
+ * indexes the thread cache's sentinel bin, which never has room, so free() of a block there goes
+ * to the slow path, and the slow path knows the block cannot be live: such a page may have been
+ * purged, which erased the free marks (tcache.h) of the blocks on it, so without the tag a
+ * double free of one would pass free's fast path. */
+#define TA_SLAB_VACANT_TAG TA_NCLASSES
+
+/* Tags the pages set in pages[] (ta_slab_free_pages) vacant. Under the bin's lock. */
+void ta_slab_tag_vacant(ta_extent_t *slab, const uint64_t *pages);
+
+/* After ta_slab_take handed out objs[0..n) of a slab with purged or vacant pages (npurged != 0
+ * or vacant): tells the page layer that the pages under them are in use again, and gives them
+ * their class tag back before any of the objects reaches a caller. */
+void ta_slab_reuse_pages(ta_hpa_t *hpa, ta_extent_t *slab, void *const *objs, unsigned n);
+
 /* Takes up to n free objects into out[]; returns how many. */
 unsigned ta_slab_take(ta_extent_t *slab, void **out, unsigned n);
 

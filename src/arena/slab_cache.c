@@ -107,6 +107,10 @@ ta_extent_t *ta_slab_cache_take(ta_slab_cache_t *cache, ta_hpa_t *hpa, unsigned 
      * caller's bin lock is released. */
     ta_pagemap_set(found->addr, slab_bytes(found), found);
   }
+  if (found->vacant) {
+    ta_pagemap_set(found->addr, slab_bytes(found), found); /* every object is free: no tags */
+    found->vacant = false;
+  }
   found->arena = (uint16_t)arena;
   found->usable = 0;
   found->nobjs = ci->nobjs;

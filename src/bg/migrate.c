@@ -38,7 +38,8 @@ static uint64_t arm_ns;   /* soft-dirty: when to clear, one window before the ne
 static bool arm_pending;  /* that clear has not happened yet */
 static unsigned round_sampled, round_accessed; /* this round's pages, for the window */
 static bool ranking; /* last round: the budget could not hold every tracked block */
-static uint64_t split_until_ns; /* this round splits shared hugepages until then */
+static uint64_t prev_round_ns, round_period_ns; /* the last round, and the time between rounds (averaged) */
+static uint64_t split_left_ns; /* splitting time this round may still spend */
 static bool far_node[TA_ARENA_HEAP_IDS]; /* by heap id (interleave heaps count as far) */
 static int16_t promote_to[TA_ARENA_HEAP_IDS];           /* far node -> the CPU node it serves */
 static int16_t demote_chain[TA_ARENA_HEAP_IDS][MAX_CHAIN]; /* CPU node -> far nodes, farthest first */
@@ -48,6 +49,7 @@ static ta_extent_t *pinned[WINDOW];
 static ta_hpa_t *pinned_hpa[WINDOW];
 static ta_hotness_item_t items[WINDOW];
 static ta_hotness_item_t *scratch[WINDOW];
+static ta_os_range_t ranges[WINDOW];
 
 void ta_migrate_init(void) {
   /* Migration runs only on the background thread, never on an allocating one: without it the
@@ -95,7 +97,13 @@ static ta_hotness_params_t params(void) {
    * time it is old enough to move; at least two rounds per half-life, so a block busy every
    * round reaches 1 / (1 - 2^-0.5) = 3.4, above promote_score; a move is kept at least four
    * rounds. */
-  p.half_life_ns = p.cold_age_ns / 4 > 2 * interval ? p.cold_age_ns / 4 : 2 * interval;
+  /* Rounds, not the interval, are what a busy block is seen in: where rounds come later than
+   * the interval (under DAMON a round waits for the kdamond's snapshot; a loaded machine), the
+   * half-life follows them. In the tiering benchmark's loaded runs rounds came every 1.4 s at
+   * a 500 ms interval, so a block busy in every round settled at a score of 1.6, under
+   * promote_score, and nothing moved in 30 s. */
+  uint64_t period = round_period_ns > interval ? round_period_ns : interval;
+  p.half_life_ns = p.cold_age_ns / 4 > 2 * period ? p.cold_age_ns / 4 : 2 * period;
   p.min_residency_ns = 4 * interval > p.cold_age_ns / 2 ? 4 * interval : p.cold_age_ns / 2;
   p.min_bytes = (size_t)TA_SMALL_MAX + 1;
   p.demote_score = 0.25;
@@ -124,6 +132,37 @@ static unsigned sample_pages(const ta_extent_t *ext, void **pages) {
     pages[i] = (void *)(lo + (idx << ta_hpa_geometry.page_shift));
   }
   return (unsigned)n;
+}
+
+/* For a signal that watches given ranges only (DAMON with fvaddr): one sampled page of each
+ * pinned extent, by address, one DAMON region each. One page, not the whole block: DAMON checks
+ * a random page of a region each sample, and a page it has never checked reads "accessed" (its
+ * idle flag was never set), so a hundred-page region reads busy for its first hundred samples.
+ * While the budget ranks, only extents already split off shared hugepages are watched: a page
+ * of a PMD-mapped transparent hugepage answers for the whole 2 MiB (DAMON clears and reads the
+ * PMD's accessed bit), and in the tiering benchmark, where four blocks share each hugepage, an
+ * unsplit block read busy in every sample whatever it did. An unwatched extent reads "not
+ * sampled" (no region holds its pages) until a later round has split it. Single pages in
+ * different blocks never touch, so DAMON cannot merge them. Shell sort: no allocation, a few
+ * hundred entries. */
+static void watch_pinned(size_t count) {
+  size_t page = ta_hpa_geometry.page_size, n = 0;
+  for (size_t i = 0; i < count; i++) {
+    if (ranking && ta_hpa_geometry.hugepages && !pinned[i]->split) continue;
+    void *pages[SAMPLE];
+    unsigned k = sample_pages(pinned[i], pages);
+    uintptr_t a = (uintptr_t)pages[k / 2];
+    ranges[n++] = (ta_os_range_t){a, a + page};
+  }
+  if (!n) return; /* nothing watchable yet: the kdamond keeps what it had */
+  for (size_t gap = n / 2; gap; gap /= 2)
+    for (size_t i = gap; i < n; i++) {
+      ta_os_range_t x = ranges[i];
+      size_t j = i;
+      for (; j >= gap && ranges[j - gap].start > x.start; j -= gap) ranges[j] = ranges[j - gap];
+      ranges[j] = x;
+    }
+  ta_os_access_watch(ranges, (unsigned)n);
 }
 
 /* move_pages moves a transparent hugepage whole: moving a block that shares a hugepage with
@@ -156,9 +195,17 @@ static void observe(ta_extent_t *ext, int kind, uint64_t now, const ta_hotness_p
     /* Splitting is slow where the machine is (under TCG on a loaded host, splitting all 640
      * blocks of the tiering benchmark in one round took 7.7 s, and the workload's faults on
      * the hugepages being split stalled it as long): a round splits for at most a quarter of
-     * an interval, and the rest waits for later rounds, sampled as before meanwhile. */
-    if (ta_os_now_ns() < split_until_ns) {
+     * an interval (a whole one under DAMON, see migrate_step), and the rest waits for later
+     * rounds, sampled as before meanwhile (under DAMON: not watched meanwhile). */
+    if (split_left_ns) {
+      /* Only the splitting is timed: under DAMON the round's first sample waits for the
+       * kdamond's snapshot (0.1-0.8 s under TCG), and a deadline on the clock let that wait eat
+       * the budget, so one block was split per round (about 40 of 640 in the benchmark's 30 s,
+       * the rest read per hugepage, busy in every sample). */
+      uint64_t t0 = ta_os_now_ns();
       split_shared_units(ext);
+      uint64_t spent = ta_os_now_ns() - t0;
+      split_left_ns = spent < split_left_ns ? split_left_ns - spent : 0;
       ext->armed = false; /* the bits read now are still the whole hugepage's */
     }
   }
@@ -266,6 +313,12 @@ size_t ta_migrate_step(uint64_t now, size_t budget) {
   }
   uint64_t interval = ta_conf.migrate_interval_ms * 1000000ull;
   next_round_ns = now + interval;
+  if (prev_round_ns && now > prev_round_ns) {
+    /* A gap of over four intervals is the program idling or the clock jumping, not slow rounds. */
+    uint64_t gap = now - prev_round_ns < 4 * interval ? now - prev_round_ns : 4 * interval;
+    round_period_ns = round_period_ns ? (3 * round_period_ns + gap) / 4 : gap;
+  }
+  prev_round_ns = now;
   ta_atomic_fetch_add(&ta_migrate_rounds, 1, ta_mo_relaxed);
   int kind = ta_os_access_open((int)ta_conf.access_signal);
   ta_atomic_store(&ta_migrate_access_kind, kind, ta_mo_relaxed);
@@ -279,7 +332,10 @@ size_t ta_migrate_step(uint64_t now, size_t budget) {
     for (size_t i = n; i < n + got; i++) pinned_hpa[i] = hpa;
     n += got;
   }
-  split_until_ns = ta_os_now_ns() + interval / 4;
+  /* Under DAMON a block still sharing hugepages is not watched at all (the signal is blind to
+   * it, not just coarse), so splitting gets a whole interval there: with a quarter, a starved
+   * benchmark guest (25 rounds in 30 s) took ~20 s to split its 640 blocks. */
+  split_left_ns = kind == TA_OS_ACCESS_DAMON ? interval : interval / 4;
   round_sampled = round_accessed = 0;
   uint64_t tracked = 0;
   for (size_t i = 0; i < n; i++) {
@@ -299,6 +355,7 @@ size_t ta_migrate_step(uint64_t now, size_t budget) {
       arm();
     }
   } else if (kind == TA_OS_ACCESS_DAMON) {
+    watch_pinned(n); /* after observe: the extents it split this round are watched from now */
     arm(); /* asks the kdamond for the next snapshot (os_linux_damon.c) */
   }
 
@@ -346,4 +403,5 @@ void ta_migrate_postfork_child(void) {
   next_round_ns = 0;
   arm_pending = false; /* the child's first round re-arms, as the first round always does */
   ranking = false;
+  prev_round_ns = round_period_ns = 0;
 }

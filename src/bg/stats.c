@@ -42,7 +42,7 @@ void ta_stats_collect(ta_stats_t *s) {
     n->mapped = hs.mapped_bytes;
     n->active = hs.active_pages * page;
     n->dirty = hs.dirty_pages * page;
-    n->resident = n->active + n->dirty;
+    n->resident = n->active - hs.hollow_pages * page + n->dirty;
     n->purged = hs.purged_pages * page;
     n->hugepage_units = hs.units_in_use;
     n->broken_units = hs.broken_units;
@@ -53,6 +53,8 @@ void ta_stats_collect(ta_stats_t *s) {
     s->heap.active += n->active;
     s->heap.dirty += n->dirty;
     s->heap.purged += n->purged;
+    s->heap.hollow += hs.hollow_pages * page;
+    s->heap.interior_purged += hs.inside_purged_pages * page;
     s->heap.hugepage_units += n->hugepage_units;
     s->heap.broken_units += n->broken_units;
     s->heap.remote_frees += n->remote_frees_in;
@@ -101,8 +103,8 @@ void ta_stats_collect(ta_stats_t *s) {
                               ? (uint64_t)ta_atomic_load(&ta_migrate_access_kind, ta_mo_relaxed)
                               : 0;
   s->heap.metadata = ta_meta_mapped();
-  s->heap.resident = s->heap.active + s->heap.dirty + s->heap.metadata;
-  s->heap.retained = s->heap.mapped - s->heap.active - s->heap.dirty;
+  s->heap.resident = s->heap.active - s->heap.hollow + s->heap.dirty + s->heap.metadata;
+  s->heap.retained = s->heap.mapped - s->heap.active - s->heap.dirty + s->heap.hollow;
 }
 
 /* ---- rendering ---- */

@@ -35,7 +35,9 @@ TA_INLINE bool ta_cache_bin_is_object_start(const ta_cache_bin_t *bin, const ta_
 typedef struct ta_tcache {
   uint32_t slab_key;   /* ta_extent_slab_key(node); 0 in the empty cache, so frees miss */
   uintptr_t free_mark; /* ta_tcache_free_mark, here so free's fast path finds it beside slab_key */
-  ta_cache_bin_t bins[TA_NCLASSES];
+  /* One per class, then a sentinel that never has room (max 0), indexed by the pagemap's vacant
+   * tag (slab.h): a free on a page with no live object always takes the slow path. */
+  ta_cache_bin_t bins[TA_NCLASSES + 1];
   uint16_t node;
   ta_arena_t *arena;
   ta_list_t link;      /* on the list of live caches */

@@ -46,10 +46,15 @@ typedef struct ta_extent {
   bool armed;          /* the access signal was re-armed for it since it last moved */
   bool split;          /* the hugepages it shares with neighbours were split (migrate.c) */
   ta_hotness_t heat;
-  /* Slab state, under the owning bin's lock. */
+  /* Slab state, under the owning bin's lock. `usable` is unused by slabs: it holds when the
+   * bin last took from or returned to the slab (or, in a slab cache, when it was emptied), by
+   * the arenas' coarse clock. */
   ta_list_t link;      /* slab: on the bin's list of slabs with free objects; large: tracking */
   uint32_t nfree;
   uint32_t nobjs;
+  uint32_t npurged;    /* slab: pages of it returned to the kernel while it stays in its bin
+                          (the interior purge, bin.c); they read as zero until reused */
+  bool vacant;         /* slab: some of its pages carry the vacant tag in the pagemap (slab.h) */
   uint64_t freemap[];  /* slab: bit i set = object i is free */
 } ta_extent_t;
 

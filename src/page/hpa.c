@@ -10,6 +10,12 @@
  * - A wholly free unit with no dirty page is never broken (it was re-advised when purged).
  * - kept_since != 0 only on a dirty_filler unit that a purge step kept whole: the start of its
  *   current dirty stretch (ndirty > 0 without a break since).
+ * - hollow is a subset of used: pages handed out whose owner (a slab with no object on them)
+ *   had them purged by ta_hpa_purge_inside. They read as zero until the owner reuses them
+ *   (ta_hpa_reuse_inside) or frees them, when they become free and clean, not dirty.
+ * - ninside counts, for the purge step of inside_epoch only, the resident pages owners reported
+ *   free inside their allocations (ta_hpa_note_inside): with the hollow pages they count as
+ *   free when a purge step decides whether a unit is worth breaking.
  * - A PREFAULT unit is out of the free pool while ta_hpa_prefault_step faults it in without the
  *   lock (counted in hpa->prefaulting); nothing else touches it until it is FREE again. */
 #include "hpa.h"
@@ -31,13 +37,16 @@ typedef struct ta_hpage {
   ta_list_t dirty_link;
   uintptr_t base;
   uint32_t nused, ndirty, longest_free;
+  uint32_t nhollow;      /* see the invariants */
+  uint32_t ninside;      /* valid while inside_epoch == the hpa's */
+  uint32_t inside_epoch;
   uint16_t bucket;
   uint8_t state;
   bool broken;
   bool marked; /* advised MADV_NOHUGEPAGE */
   uint64_t dirty_since;
   uint64_t kept_since; /* see the invariants; 0 = not kept whole in this dirty stretch */
-  uint64_t bits[]; /* used[words], then dirty[words] */
+  uint64_t bits[]; /* used[words], then dirty[words], then hollow[words] */
 } ta_hpage_t;
 
 typedef struct ta_region {
@@ -70,6 +79,14 @@ void ta_hpa_geometry_init(void) {
 
 static inline uint64_t *used_bits(ta_hpage_t *hp) { return hp->bits; }
 static inline uint64_t *dirty_bits(ta_hpage_t *hp) { return hp->bits + words; }
+static inline uint64_t *hollow_bits(ta_hpage_t *hp) { return hp->bits + 2 * words; }
+
+/* Pages of the unit holding live data, as far as the purge policy is concerned: used pages
+ * less those their owners purged or reported free in this purge step. */
+static size_t unit_in_use(const ta_hpa_t *hpa, const ta_hpage_t *hp) {
+  size_t free_inside = hp->nhollow + (hp->inside_epoch == hpa->inside_epoch ? hp->ninside : 0);
+  return hp->nused > free_inside ? hp->nused - free_inside : 0;
+}
 
 static unsigned bucket_of(size_t longest) {
   if (longest < 64) return (unsigned)longest;
@@ -147,7 +164,7 @@ static ta_region_t *region_new(ta_hpa_t *hpa, size_t min_units, size_t align) {
 static ta_hpage_t *unit_record(ta_region_t *r, size_t idx) {
   ta_hpage_t *hp = r->units[idx];
   if (hp) return hp;
-  hp = ta_meta_alloc(sizeof(ta_hpage_t) + 2 * words * sizeof(uint64_t));
+  hp = ta_meta_alloc(sizeof(ta_hpage_t) + 3 * words * sizeof(uint64_t));
   if (!hp) return NULL;
   hp->base = r->base + idx * ta_hpa_geometry.unit_size;
   hp->bucket = NO_BUCKET;
@@ -327,6 +344,8 @@ void *ta_hpa_alloc(ta_hpa_t *hpa, size_t npages, size_t align_pages, bool *zeroe
   return p;
 }
 
+static void unbreak(ta_hpa_t *hpa, ta_hpage_t *hp);
+
 static void free_in_unit(ta_hpa_t *hpa, ta_region_t *r, ta_hpage_t *hp, size_t off, size_t n,
                          uint64_t now) {
   if (hp->state == UNIT_SPAN) hp->state = UNIT_FILLER; /* a span unit freed in part */
@@ -335,13 +354,24 @@ static void free_in_unit(ta_hpa_t *hpa, ta_region_t *r, ta_hpage_t *hp, size_t o
     ta_log_fatal("free of pages that are not allocated at %p (%zu pages): double free or heap "
                  "corruption", (void *)(hp->base + (off << ta_hpa_geometry.page_shift)), n);
   bool was_dirty = hp->ndirty != 0;
+  size_t hollow = hp->nhollow ? ta_bitmap_count_range(hollow_bits(hp), off, n) : 0;
   ta_bitmap_clear_range(used_bits(hp), off, n);
-  ta_bitmap_set_range(dirty_bits(hp), off, n);
+  if (hollow == 0) {
+    ta_bitmap_set_range(dirty_bits(hp), off, n);
+  } else {
+    /* Pages the owner had purged read as zero: free and clean, not dirty. */
+    for (size_t i = off; i < off + n; i++) {
+      if (ta_bitmap_get(hollow_bits(hp), i)) ta_bitmap_clear(hollow_bits(hp), i);
+      else ta_bitmap_set(dirty_bits(hp), i);
+    }
+    hp->nhollow -= (uint32_t)hollow;
+    hpa->stats.hollow_pages -= hollow;
+  }
   hp->nused -= (uint32_t)n;
-  hp->ndirty += (uint32_t)n;
+  hp->ndirty += (uint32_t)(n - hollow);
   hpa->stats.active_pages -= n;
-  hpa->stats.dirty_pages += n;
-  if (!was_dirty) {
+  hpa->stats.dirty_pages += n - hollow;
+  if (!was_dirty && hp->ndirty) {
     hp->dirty_since = now;
     hp->kept_since = 0;
   }
@@ -351,9 +381,15 @@ static void free_in_unit(ta_hpa_t *hpa, ta_region_t *r, ta_hpage_t *hp, size_t o
     filler_update(hpa, hp); /* leaves its bucket */
     r->nfree_units++;
     hpa->stats.units_in_use--;
-    ta_list_push_back(&hpa->dirty_free, &hp->dirty_link);
+    if (hp->ndirty) {
+      ta_list_push_back(&hpa->dirty_free, &hp->dirty_link);
+    } else if (hp->broken) {
+      /* Wholly free and clean (its last pages were purged inside a slab): as the purge step
+       * does for a unit it purges whole, make it one hugepage-advised range again. */
+      unbreak(hpa, hp);
+    }
   } else {
-    if (!was_dirty) ta_list_push_back(&hpa->dirty_filler, &hp->dirty_link);
+    if (!was_dirty && hp->ndirty) ta_list_push_back(&hpa->dirty_filler, &hp->dirty_link);
     filler_update(hpa, hp);
   }
 }
@@ -496,7 +532,8 @@ size_t ta_hpa_purge_step(ta_hpa_t *hpa, uint64_t now, size_t budget, bool force)
     dirty_unlink(hp);
     bool stale = hp->kept_since && now - hp->kept_since >= KEEP_WHOLE_DECAYS * hpa->decay_ns;
     if (force || stale ||
-        ta_decay_should_break(hp->nused, g->unit_pages, hpa->break_pct, hp->broken || !g->hugepages)) {
+        ta_decay_should_break(unit_in_use(hpa, hp), g->unit_pages, hpa->break_pct,
+                              hp->broken || !g->hugepages)) {
       hp->kept_since = 0;
       if (stale) hpa->stats.stale_breaks++;
       if (!hp->broken && g->hugepages) mark_broken(hpa, hp);
@@ -514,6 +551,116 @@ size_t ta_hpa_purge_step(ta_hpa_t *hpa, uint64_t now, size_t budget, bool force)
   }
   ta_mutex_unlock(&hpa->lock);
   return purged;
+}
+
+/* ---- interior purge: free pages inside allocations (slabs) ---- */
+
+/* Calls fn on each unit's part of [addr, addr + npages pages), under the lock. Pages outside
+ * this heap, or not handed out, mean the caller's bookkeeping is broken. */
+static size_t for_each_unit_part(ta_hpa_t *hpa, void *addr, size_t npages,
+                                 size_t (*fn)(ta_hpa_t *, ta_hpage_t *, size_t, size_t, bool), bool arg) {
+  const ta_hpa_geometry_t *g = &ta_hpa_geometry;
+  uintptr_t a = (uintptr_t)addr;
+  size_t done = 0;
+  ta_region_t *r = region_of(hpa, a);
+  while (npages) {
+    size_t idx = r ? (a - r->base) / g->unit_size : 0;
+    ta_hpage_t *hp = r && idx < r->nunits ? r->units[idx] : NULL;
+    size_t off = hp ? (a - hp->base) >> g->page_shift : 0;
+    size_t n = npages < g->unit_pages - off ? npages : g->unit_pages - off;
+    if (!hp || hp->state == UNIT_FREE || ta_bitmap_count_range(used_bits(hp), off, n) != n)
+      ta_log_fatal("pages at %p inside an allocation are not allocated: heap corruption", (void *)a);
+    done += fn(hpa, hp, off, n, arg);
+    a += n << g->page_shift;
+    npages -= n;
+  }
+  return done;
+}
+
+void ta_hpa_begin_inside(ta_hpa_t *hpa) {
+  ta_mutex_lock(&hpa->lock);
+  hpa->inside_epoch++;
+  ta_mutex_unlock(&hpa->lock);
+}
+
+static size_t note_part(ta_hpa_t *hpa, ta_hpage_t *hp, size_t off, size_t n, bool unused) {
+  (void)unused;
+  if (hp->inside_epoch != hpa->inside_epoch) {
+    hp->inside_epoch = hpa->inside_epoch;
+    hp->ninside = 0;
+  }
+  size_t resident = n - (hp->nhollow ? ta_bitmap_count_range(hollow_bits(hp), off, n) : 0);
+  hp->ninside += (uint32_t)resident;
+  return resident;
+}
+
+void ta_hpa_note_inside(ta_hpa_t *hpa, void *addr, size_t npages) {
+  ta_mutex_lock(&hpa->lock);
+  for_each_unit_part(hpa, addr, npages, note_part, false);
+  ta_mutex_unlock(&hpa->lock);
+}
+
+static size_t purge_part(ta_hpa_t *hpa, ta_hpage_t *hp, size_t off, size_t n, bool force) {
+  const ta_hpa_geometry_t *g = &ta_hpa_geometry;
+  if (is_migrating(hpa, hp)) return 0;
+  /* The same rule as for the unit's free pages (ta_hpa_purge_step): a whole hugepage is split
+   * only when what is left in use after the purge is worth less than keeping it whole. */
+  if (!force && !ta_decay_should_break(unit_in_use(hpa, hp), g->unit_pages, hpa->break_pct,
+                                       hp->broken || !g->hugepages))
+    return 0;
+  size_t purged = 0;
+  for (size_t pos = off; pos < off + n;) {
+    size_t s = ta_bitmap_find_clear(hollow_bits(hp), pos, off + n);
+    if (s >= off + n) break;
+    size_t e = ta_bitmap_find_set(hollow_bits(hp), s, off + n);
+    if (!hp->broken && g->hugepages) mark_broken(hpa, hp);
+    if (ta_os_purge((void *)(hp->base + (s << g->page_shift)), (e - s) << g->page_shift) == 0) {
+      ta_bitmap_set_range(hollow_bits(hp), s, e - s);
+      purged += e - s;
+    } else {
+      hpa->stats.purge_failures++;
+    }
+    pos = e;
+  }
+  /* The purge step kept this unit whole although its free pages were due (kept_since): now
+   * that it is broken they have no reason to wait another decay period. */
+  if (purged && hp->broken && hp->ndirty && hp->kept_since) {
+    dirty_unlink(hp);
+    hp->kept_since = 0;
+    purge_dirty_runs(hpa, hp);
+    if (hp->ndirty) ta_list_push_back(&hpa->dirty_filler, &hp->dirty_link); /* a purge failed */
+  }
+  if (hp->inside_epoch == hpa->inside_epoch)
+    hp->ninside = hp->ninside > purged ? hp->ninside - (uint32_t)purged : 0;
+  hp->nhollow += (uint32_t)purged;
+  hpa->stats.hollow_pages += purged;
+  hpa->stats.purged_pages += purged;
+  hpa->stats.inside_purged_pages += purged;
+  return purged;
+}
+
+size_t ta_hpa_purge_inside(ta_hpa_t *hpa, void *addr, size_t npages, bool force) {
+  ta_mutex_lock(&hpa->lock);
+  size_t purged = for_each_unit_part(hpa, addr, npages, purge_part, force);
+  ta_mutex_unlock(&hpa->lock);
+  return purged;
+}
+
+static size_t reuse_part(ta_hpa_t *hpa, ta_hpage_t *hp, size_t off, size_t n, bool unused) {
+  (void)unused;
+  size_t hollow = hp->nhollow ? ta_bitmap_count_range(hollow_bits(hp), off, n) : 0;
+  if (!hollow) return 0;
+  ta_bitmap_clear_range(hollow_bits(hp), off, n);
+  hp->nhollow -= (uint32_t)hollow;
+  hpa->stats.hollow_pages -= hollow;
+  return hollow;
+}
+
+size_t ta_hpa_reuse_inside(ta_hpa_t *hpa, void *addr, size_t npages) {
+  ta_mutex_lock(&hpa->lock);
+  size_t n = for_each_unit_part(hpa, addr, npages, reuse_part, false);
+  ta_mutex_unlock(&hpa->lock);
+  return n;
 }
 
 size_t ta_hpa_migrate_begin(ta_hpa_t *hpa, void *addr, size_t len) {

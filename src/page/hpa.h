@@ -15,6 +15,13 @@
  * the unit is then marked MADV_NOHUGEPAGE so khugepaged does not collapse it back to a resident
  * hugepage, and re-advised once it is wholly free and purged.
  *
+ * Pages inside an allocation may be free too: a sparse slab has whole pages with no object in
+ * use. Their owner reports them (ta_hpa_note_inside) and may have them purged while the
+ * allocation stays (ta_hpa_purge_inside), under the same rule: they count as free when the
+ * purge step weighs breaking a unit, and they are purged only when that break pays or the unit
+ * is broken already. Such "hollow" pages read as zero until the owner reuses them
+ * (ta_hpa_reuse_inside) or frees them.
+ *
  * All functions are thread-safe (one lock per hpa, rank HPA). */
 #ifndef TA_HPA_H
 #define TA_HPA_H
@@ -58,6 +65,8 @@ typedef struct ta_hpa_stats {
   size_t advise_failures;  /* MADV_HUGEPAGE / MADV_NOHUGEPAGE calls that failed */
   size_t stale_breaks;     /* units broken because they were kept whole, dirty, for ten decay
                               periods (cumulative) */
+  size_t hollow_pages;     /* pages handed out, purged inside their allocation now */
+  size_t inside_purged_pages; /* of purged_pages, those purged inside allocations (cumulative) */
   size_t fresh_units;      /* units an allocating thread took while not resident, so its first
                               touch faulted them in (cumulative) */
   size_t prefaulted_units; /* units ta_hpa_prefault_step faulted in ahead of demand (cumulative) */
@@ -77,6 +86,7 @@ typedef struct ta_hpa {
   unsigned nbuckets;
   ta_list_t dirty_filler;            /* units with live data and dirty pages, oldest first */
   ta_list_t dirty_free;              /* wholly free units still resident, oldest first */
+  uint32_t inside_epoch;             /* the interior-purge round ta_hpa_note_inside counts for */
   /* Placement hook: called once for each fresh region before first touch (bind to a node);
    * an error is counted and the region is used unbound. Set by the tier layer, NULL = none. */
   int (*place_region)(struct ta_hpa *hpa, void *addr, size_t size);
@@ -114,6 +124,19 @@ bool ta_hpa_try_grow(ta_hpa_t *hpa, void *addr, size_t npages, size_t more, bool
 /* Purges what is due at `now`, at most budget_pages pages (0 = no limit); `force` ignores the
  * decay period (explicit purge requests). Returns the pages purged. */
 size_t ta_hpa_purge_step(ta_hpa_t *hpa, uint64_t now_ns, size_t budget_pages, bool force);
+
+/* Interior purge, for owners of allocations with free pages inside (slabs; bin.c). Each round:
+ * begin; note every run of free resident-or-purged pages the owner will offer; then offer them
+ * with purge_inside, which purges those not purged yet when the unit's policy allows (the unit
+ * is broken already, hugepages are off, force, or what stays in use after counting every
+ * noted and hollow page as free is at most break_pct of the unit; the unit is then broken).
+ * Returns the pages purged now. The owner must keep the pages free of data meanwhile (hold its
+ * own lock across the call); reuse_inside tells the heap that the owner hands those pages out
+ * again (returns how many were hollow). Pages outside handed-out allocations abort. */
+void ta_hpa_begin_inside(ta_hpa_t *hpa);
+void ta_hpa_note_inside(ta_hpa_t *hpa, void *addr, size_t npages);
+size_t ta_hpa_purge_inside(ta_hpa_t *hpa, void *addr, size_t npages, bool force);
+size_t ta_hpa_reuse_inside(ta_hpa_t *hpa, void *addr, size_t npages);
 
 /* Migration-aware purging, around moving the pages of [addr, addr + len) (one range per hpa
  * at a time): begin purges now the free resident pages of every unit the range overlaps, so a

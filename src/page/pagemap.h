@@ -59,6 +59,10 @@ TA_INLINE ta_extent_t *ta_pagemap_lookup(const void *p) {
  * or ENOMEM (a leaf could not be mapped; nothing was changed then). */
 int ta_pagemap_set(void *addr, size_t size, ta_extent_t *ext);
 
+/* Points every quantum of [addr, addr + size), a range of slab `ext` whose entries exist, at ext
+ * with `tag` in place of its size class (slab.h: the vacant tag). Cannot fail. */
+void ta_pagemap_tag(void *addr, size_t size, ta_extent_t *ext, unsigned tag);
+
 TA_EXTERN_C_END
 
 #endif

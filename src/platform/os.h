@@ -16,6 +16,11 @@
 
 TA_EXTERN_C_BEGIN
 
+/* An address range [start, end). */
+typedef struct {
+  uintptr_t start, end;
+} ta_os_range_t;
+
 typedef struct ta_os_ops {
   /* Reserve and commit-on-touch `size` bytes of read-write anonymous memory aligned to `align`
    * (a power of two, at least the page size). pre: size is a multiple of the page size.
@@ -66,6 +71,10 @@ typedef struct ta_os_ops {
    * back), on the calling thread instead of the thread that would touch the range first.
    * pre: the range is mapped read-write. Errors: EINVAL (older kernels), ENOMEM. */
   int (*populate)(void *addr, size_t size);
+  /* The address ranges the caller samples (sorted by start, disjoint, page-aligned): a signal
+   * that can watch only given ranges (DAMON with fvaddr) watches exactly these from now on,
+   * one region each; the others ignore them. Cheap when the set is unchanged. */
+  int (*access_watch)(const ta_os_range_t *ranges, unsigned n);
 } ta_os_ops_t;
 
 /* Access signals (AUTO tries IDLE, DAMON, SOFTDIRTY, NONE). IDLE: idle page tracking
@@ -116,6 +125,9 @@ TA_INLINE int ta_os_access_sample(void *const *pages, unsigned n, int8_t *state)
   return ta_os_ops->access_sample ? ta_os_ops->access_sample(pages, n, state) : ENOTSUP;
 }
 TA_INLINE int ta_os_access_rearm(void) { return ta_os_ops->access_rearm ? ta_os_ops->access_rearm() : 0; }
+TA_INLINE int ta_os_access_watch(const ta_os_range_t *ranges, unsigned n) {
+  return ta_os_ops->access_watch ? ta_os_ops->access_watch(ranges, n) : 0;
+}
 TA_INLINE int ta_os_split_huge(void *addr, size_t size) {
   return ta_os_ops->split_huge ? ta_os_ops->split_huge(addr, size) : 0;
 }

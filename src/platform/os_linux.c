@@ -110,6 +110,7 @@ const ta_os_ops_t ta_os_linux_ops = {
     .access_open = ta_os_linux_access_open,
     .access_sample = ta_os_linux_access_sample,
     .access_rearm = ta_os_linux_access_rearm,
+    .access_watch = ta_os_linux_access_watch,
     .split_huge = linux_split_huge,
     .populate = linux_populate,
 };

@@ -7,9 +7,10 @@
  * The bitmap is read and written in aligned 8-byte words, and a written word sets only the
  * bits that are 1 in it. A transparent hugepage's flag lives in its head page, so a sample of
  * any of its pages speaks for the whole hugepage.
- * DAMON (os_linux_damon.c): one kdamond watching this process; a snapshot of its regions is
- * read at the first sample after each rearm, and a page counts as accessed when its region
- * was. The kdamond is stopped (and its directory removed when we made it) by a destructor at
+ * DAMON (os_linux_damon.c): one kdamond watching this process, where the kernel has fvaddr
+ * exactly the ranges access_watch gives (the tracked blocks, one region each); a snapshot of
+ * its regions is read at the first sample after each rearm, and a page counts as accessed when
+ * its region was. The kdamond is stopped (and its directory removed when we made it) by a destructor at
  * exit; when the process dies without running it, the kernel stops the kdamond by itself and
  * the next process reuses the leftover directory.
  * Soft-dirty: pagemap bit 55 is set by the kernel on every write since the last "4" written
@@ -38,6 +39,7 @@ static int want_in_force = -1;
 static pid_t opened_by;
 static int pagemap_fd = -1, bitmap_fd = -1, clear_refs_fd = -1;
 static ta_os_damon_t damon = {.index = -1}; /* static: its two snapshots are 96 KiB, and nothing here allocates */
+static ta_os_damon_range_t watch_ranges[TA_OS_DAMON_CAPACITY];
 static bool damon_stale;
 /* Who talks to the kdamond: 0 nobody, 1 the sampling thread, 2 the exit destructor (for good).
  * Never both: seen on 6.12, removing the kdamond (nr_kdamonds 0) while another thread's
@@ -177,4 +179,15 @@ int ta_os_linux_access_rearm(void) {
   if (kind_in_force == TA_OS_ACCESS_DAMON && opened_by == getpid()) damon_stale = true;
   if (kind_in_force != TA_OS_ACCESS_SOFTDIRTY || opened_by != getpid()) return 0;
   return pwrite(clear_refs_fd, "4", 1, 0) == 1 ? 0 : errno;
+}
+
+int ta_os_linux_access_watch(const ta_os_range_t *ranges, unsigned n) {
+  if (kind_in_force != TA_OS_ACCESS_DAMON || opened_by != getpid() || !damon.fixed) return 0;
+  if (n > TA_OS_DAMON_CAPACITY) n = TA_OS_DAMON_CAPACITY;
+  for (unsigned i = 0; i < n; i++) watch_ranges[i] = (ta_os_damon_range_t){ranges[i].start, ranges[i].end};
+  int expected = 0;
+  if (!ta_atomic_cas(&damon_owner, &expected, 1)) return ESRCH; /* the process is exiting */
+  int err = ta_os_damon_watch(&damon, watch_ranges, n);
+  ta_atomic_store(&damon_owner, 0, ta_mo_release);
+  return err;
 }

@@ -8,5 +8,6 @@
 int ta_os_linux_access_open(int want);
 int ta_os_linux_access_sample(void *const *pages, unsigned n, int8_t *state);
 int ta_os_linux_access_rearm(void);
+int ta_os_linux_access_watch(const ta_os_range_t *ranges, unsigned n);
 
 #endif

@@ -1,6 +1,9 @@
 /* os_linux_damon.h: the DAMON access signal's sysfs client (os_linux_damon.c). One kdamond
- * watches one process's virtual address space; a snapshot of its regions is read back once a
- * round and answers "was this page's region accessed since the previous snapshot".
+ * watches one process: exactly the address ranges it is given (DAMON's `fvaddr` operations, one
+ * region per range, so a region never spans two of the caller's blocks), or on a kernel
+ * without fvaddr the whole virtual address space (`vaddr`, DAMON's own adaptive regions). A
+ * snapshot of its regions is read back once a round and answers "was this page's region
+ * accessed since the previous snapshot".
  *
  * The sysfs root is a parameter (TA_OS_DAMON_ROOT on a real system) so unit tests drive the
  * same code against a tree of plain files. Nothing here allocates: paths and numbers live in
@@ -36,6 +39,20 @@ typedef struct {
  * soon, and at most 1000 regions (DAMON's default; each round reads them all back). */
 extern const ta_os_damon_attrs_t ta_os_damon_default_attrs;
 
+/* DAMON checks one page per region every sample interval. With fixed ranges (one per tracked
+ * block) the sample interval is stretched so the kdamond checks at most this many pages a
+ * second: in the TCG guest a check costs ~18 us of a vCPU (120 regions every 5 ms took 44%), so
+ * 10000 a second is under a fifth of a vCPU there, and nothing on hardware. */
+#define TA_OS_DAMON_CHECKS_PER_S 10000
+/* At least this many samples make one aggregation interval (one snapshot's nr_accesses). More
+ * would grade finer but lengthen the aggregation, and each round waits for one (the snapshot):
+ * 4 x 64 ms keeps it near the benchmark's 500 ms rounds. */
+#define TA_OS_DAMON_SAMPLES_PER_AGGR 4
+
+typedef struct {
+  uintptr_t start, end; /* [start, end) */
+} ta_os_damon_range_t;
+
 typedef struct {
   uintptr_t start, end; /* [start, end) */
   uint32_t nr_accesses; /* samples found accessed in the last aggregation interval */
@@ -49,6 +66,10 @@ typedef struct {
   char root[256];     /* the admin directory */
   int index;          /* the kdamond we configured, -1 when none */
   bool created;       /* nr_kdamonds was 0 and we made it 1: stopping sets it back to 0 */
+  bool fixed;         /* fvaddr: the kdamond watches the ranges of ta_os_damon_watch only */
+  unsigned watched;   /* ranges given by the last successful ta_os_damon_watch */
+  uint64_t watch_sig; /* their signature: the same set is not written again */
+  uint32_t busy_min;  /* fixed: nr_accesses from which a region reads accessed (per snapshot) */
   uint64_t aggr_ns;
   uint64_t snap_ns, prev_snap_ns; /* when the last two snapshots were taken (start counts) */
   unsigned misses;    /* refreshes in a row that gave no snapshot */
@@ -58,8 +79,9 @@ typedef struct {
   ta_os_damon_region_t regions[2][TA_OS_DAMON_CAPACITY];
 } ta_os_damon_t;
 
-/* Sets up and starts a kdamond watching `pid` (vaddr operations, one target, one `stat`
- * scheme whose access pattern matches every region). Only a kdamond nobody else uses is
+/* Sets up and starts a kdamond watching `pid` (fvaddr operations where the kernel has them,
+ * else vaddr; one target, one `stat` scheme whose access pattern matches every region). Under
+ * fvaddr nothing is watched until ta_os_damon_watch gives the ranges. Only a kdamond nobody else uses is
  * touched: when nr_kdamonds is 0 it is made 1; otherwise an existing kdamond is reused only
  * when it is a leftover of this code (off, vaddr, one target whose pid no longer exists, one
  * stat scheme). Writing nr_kdamonds rebuilds every kdamond directory, wiping the settings of
@@ -69,6 +91,16 @@ typedef struct {
  * when we created it, removed). now_ns starts the first snapshot's window. */
 int ta_os_damon_start(ta_os_damon_t *d, const char *root, pid_t pid, const ta_os_damon_attrs_t *attrs,
                       uint64_t now_ns);
+
+/* fvaddr only (else ENOTSUP): makes the kdamond watch exactly ranges[0..n) (sorted by start,
+ * page-aligned, and no two touching: DAMON merges touching regions of alike access), one DAMON
+ * region each, and commits that to the running kdamond. min_nr_regions is n and
+ * max_nr_regions 1.5 n, so DAMON does not split them either; the sample interval is stretched
+ * to keep TA_OS_DAMON_CHECKS_PER_S, and the aggregation interval holds at least
+ * TA_OS_DAMON_SAMPLES_PER_AGGR samples. The same set as last time is not written again (2n + 6
+ * sysfs writes). Ranges beyond TA_OS_DAMON_CAPACITY / 1.5 are left out. Returns 0 or the
+ * errno of the write that failed. */
+int ta_os_damon_watch(ta_os_damon_t *d, const ta_os_damon_range_t *ranges, unsigned n);
 
 /* Asks the kdamond for a fresh snapshot (update_schemes_tried_regions: the write returns once
  * DAMON has filled it, one to three aggregation intervals later) and reads it. now_ns: when.
@@ -83,10 +115,15 @@ int ta_os_damon_refresh(ta_os_damon_t *d, uint64_t now_ns, unsigned attempts);
  * snapshot in force is untouched). */
 int ta_os_damon_read(ta_os_damon_t *d);
 
-/* 1 when the region holding addr was accessed since the previous snapshot, 0 when not, -1 when
- * no region of the snapshot holds it. nr_accesses covers only the last aggregation interval;
- * a region whose nr_accesses is 0 but whose age is younger than the time between the two
- * snapshots changed its access frequency within that time, so it was accessed then. */
+/* 1 when the region holding addr was accessed, 0 when not, -1 when no region of the snapshot
+ * holds it. nr_accesses covers only the last aggregation interval. Fixed ranges: accessed
+ * means nr_accesses of at least three quarters of the snapshot's largest (at least 1). In the
+ * tiering benchmark (2-3 M accesses/s) a hot block's page is touched in nearly every 64 ms
+ * sample (0.9 of the accesses over 64 blocks) and a cold one of average size (0.53 MiB) in
+ * 15-25% (0.1 over 576; a small one's pages more often), so a quarter of the largest (one
+ * sample of four, the first try) read most cold blocks busy. vaddr: any nr_accesses, or a region whose nr_accesses is
+ * 0 but whose age is younger than the time between the two snapshots (its access frequency
+ * changed within that time, so it was accessed then). */
 int ta_os_damon_accessed(const ta_os_damon_t *d, uintptr_t addr);
 
 /* Turns the kdamond off and, when start created its directory, removes it (nr_kdamonds 0).

@@ -212,6 +212,32 @@ int main(int argc, char **argv) {
     free(launder(a));
     say("second free returned");
     probe_handouts(NULL, 0, 64, 3);
+  } else if (!strcmp(c, "double-free-small-purged")) {
+    /* Sparse slabs of a large class (13 blocks of 4352 bytes a slab; one block in 13 stays
+     * live): the purge returns the whole free pages inside them, which erases the free marks
+     * of the freed blocks there. A second free of such a block must still be caught. */
+    enum { N = 13 * 16 };
+    static char *blk[N];
+    for (int i = 0; i < N; i++) blk[i] = M(4101);
+    for (int i = 0; i < N; i++)
+      if (i % 13) free(blk[i]);
+    size_t (*purge)(void) = (size_t (*)(void))dlsym(RTLD_DEFAULT, "tieralloc_purge");
+    if (!purge) {
+      say("no tieralloc_purge in this process");
+      return 3;
+    }
+    purge();
+    char *victim = NULL; /* a freed block whose first word reads zero: its page was purged */
+    for (int i = 0; i < N && !victim; i++)
+      if (i % 13 && *(volatile uint64_t *)blk[i] == 0) victim = blk[i];
+    if (!victim) {
+      say("no freed block on a purged page");
+      return 3;
+    }
+    probe_after_abort(NULL, 0, 4101, 3);
+    free(launder(victim));
+    say("second free returned");
+    probe_handouts(NULL, 0, 4101, 3);
   } else if (!strcmp(c, "interior-small")) {
     interior_small_body();
     probe_handouts(interior_block, 64, 64, 2);

@@ -155,6 +155,14 @@ TEST(Misuse, DoubleFreeWhileTheBlockIsInTheTransferCache) {
   expect_abort_sound("double-free-small-transfer", true, small_msg("double free"), "second free returned");
 }
 
+TEST(Misuse, DoubleFreeOfABlockOnAPurgedPage) {
+  // The interior purge returned the page under the freed block, erasing its free mark: the page's
+  // vacant tag in the pagemap sends the second free to the slow path.
+  std::string msg = std::string("free of ") + kAddr + " \\(size class [0-9]+, 4352 bytes\\): double free";
+  for (bool debug : {false, true})
+    expect_abort_sound("double-free-small-purged", debug, msg, "second free returned");
+}
+
 TEST(Misuse, DoubleFreeInAThreadThatThenExits) {
   for (bool debug : {false, true})
     expect_abort_sound("double-free-small-thread-exit", debug, small_msg("double free"), "third free returned");

@@ -118,12 +118,12 @@ static const ta_os_ops_t fake_ops = {FakeOpsImpl::map,         FakeOpsImpl::unma
                                      FakeOpsImpl::now_ns,      FakeOpsImpl::task_policy,
                                      nullptr,                  nullptr,
                                      nullptr,                  nullptr,
-                                     FakeOpsImpl::populate};
+                                     FakeOpsImpl::populate,    nullptr};
 static const ta_os_ops_t fake_ops_no_populate = {
     FakeOpsImpl::map,    FakeOpsImpl::unmap,  FakeOpsImpl::purge,       FakeOpsImpl::advise_huge,
     FakeOpsImpl::bind,   FakeOpsImpl::move_pages, FakeOpsImpl::now_ns,  FakeOpsImpl::task_policy,
     nullptr,             nullptr,             nullptr,                  nullptr,
-    nullptr};
+    nullptr,             nullptr};
 // The same with an access signal (FakeOs::access_kind decides which it claims to be).
 static const ta_os_ops_t fake_ops_access = {FakeOpsImpl::map,         FakeOpsImpl::unmap,
                                             FakeOpsImpl::purge,       FakeOpsImpl::advise_huge,
@@ -131,7 +131,7 @@ static const ta_os_ops_t fake_ops_access = {FakeOpsImpl::map,         FakeOpsImp
                                             FakeOpsImpl::now_ns,      FakeOpsImpl::task_policy,
                                             FakeOpsImpl::access_open, FakeOpsImpl::access_sample,
                                             FakeOpsImpl::access_rearm, FakeOpsImpl::split_huge,
-                                            FakeOpsImpl::populate};
+                                            FakeOpsImpl::populate, nullptr};
 
 void FakeOs::touch(const void *addr, size_t len) {
   uintptr_t page = ta_os_info.page_size;

@@ -12,6 +12,7 @@
 #include <fstream>
 #include <sstream>
 #include <string>
+#include <vector>
 
 #include "os_linux_damon.h"
 
@@ -80,7 +81,10 @@ TEST_F(FakeDamon, StartAddsTheFirstKdamondAndConfiguresIt) {
   EXPECT_TRUE(d.created);
   EXPECT_EQ(get(kd(0, "state")), "on");
   EXPECT_EQ(get(kd(0, "contexts/nr_contexts")), "1");
-  EXPECT_EQ(get(ctx(0, "operations")), "vaddr");
+  // fvaddr first (a kernel without it refuses the name with EINVAL and gets vaddr; the fake's
+  // plain files take any name, so here it is always fvaddr).
+  EXPECT_EQ(get(ctx(0, "operations")), "fvaddr");
+  EXPECT_TRUE(d.fixed);
   EXPECT_EQ(get(ctx(0, "monitoring_attrs/intervals/sample_us")), "5000");
   EXPECT_EQ(get(ctx(0, "monitoring_attrs/intervals/aggr_us")), "100000");
   EXPECT_EQ(get(ctx(0, "monitoring_attrs/intervals/update_us")), "1000000");
@@ -152,6 +156,7 @@ TEST_F(FakeDamon, ALeftoverOfADeadProcessIsReused) {
 TEST_F(FakeDamon, SnapshotParsesAndAnswersPerRegion) {
   make_kdamond(0);
   ASSERT_EQ(start(1000), 0);
+  d.fixed = false;  // a kernel without fvaddr: vaddr's own regions, answered as such
   region(0, 0, 0x10000, 0x20000, 3, 0);     // accessed in the last aggregation interval
   region(0, 1, 0x20000, 0x80000, 0, 50);    // idle for 50 intervals (5 s)
   region(0, 2, 0x80000, 0x90000, 0, 2);     // idle for 0.2 s: it changed since the last round
@@ -181,6 +186,7 @@ TEST_F(FakeDamon, SnapshotParsesAndAnswersPerRegion) {
 TEST_F(FakeDamon, ManyRegionsAndBrokenSnapshots) {
   make_kdamond(0);
   ASSERT_EQ(start(), 0);
+  d.fixed = false;
   for (unsigned i = 0; i < 300; i++) region(0, i, 0x1000000 + i * 0x2000ull, 0x1000000 + i * 0x2000ull + 0x1000, i % 2, 1000);
   ASSERT_EQ(ta_os_damon_refresh(&d, 1, 1), 0);
   ASSERT_EQ(d.nregions, 300u);
@@ -216,6 +222,52 @@ TEST_F(FakeDamon, ManyRegionsAndBrokenSnapshots) {
   EXPECT_EQ(ta_os_damon_accessed(&d, 0x1800), 1);
   ta_os_damon_stop(&d);
   EXPECT_EQ(ta_os_damon_refresh(&d, 7, 1), ESRCH) << "stopped";
+}
+
+// fvaddr: the ranges given are written as the target's regions and committed to the running
+// kdamond, with the sampling stretched to TA_OS_DAMON_CHECKS_PER_S; a region reads busy at three
+// quarters of the busiest region's nr_accesses.
+TEST_F(FakeDamon, WatchedRangesAreCommittedAndReadGraded) {
+  make_kdamond(0);
+  ASSERT_EQ(start(), 0);
+  ASSERT_TRUE(d.fixed);
+  const unsigned n = 640;
+  for (unsigned i = 0; i < n; i++)  // what writing nr_regions makes the kernel create
+    for (const char *f : {"start", "end"}) put(ctx(0, "targets/0/regions/" + std::to_string(i) + "/" + f), "0");
+  put(ctx(0, "targets/0/regions/nr_regions"), "0");
+  std::vector<ta_os_damon_range_t> r(n);
+  for (unsigned i = 0; i < n; i++) r[i] = {0x10000000 + i * 0x100000ull, 0x10000000 + i * 0x100000ull + 0x1000};
+  ASSERT_EQ(ta_os_damon_watch(&d, r.data(), n), 0);
+  EXPECT_EQ(get(kd(0, "state")), "commit");
+  EXPECT_EQ(get(ctx(0, "targets/0/regions/nr_regions")), "640");
+  EXPECT_EQ(get(ctx(0, "targets/0/regions/639/start")), std::to_string(0x10000000 + 639 * 0x100000ull));
+  EXPECT_EQ(get(ctx(0, "targets/0/regions/639/end")), std::to_string(0x10000000 + 639 * 0x100000ull + 0x1000));
+  // 640 pages at 10000 checks a second: a sample every 64 ms, four an aggregation.
+  EXPECT_EQ(get(ctx(0, "monitoring_attrs/intervals/sample_us")), "64000");
+  EXPECT_EQ(get(ctx(0, "monitoring_attrs/intervals/aggr_us")), "256000");
+  EXPECT_EQ(get(ctx(0, "monitoring_attrs/nr_regions/min")), "640");
+  EXPECT_EQ(get(ctx(0, "monitoring_attrs/nr_regions/max")), "960");
+  // The same set again writes nothing.
+  put(kd(0, "state"), "on");
+  ASSERT_EQ(ta_os_damon_watch(&d, r.data(), n), 0);
+  EXPECT_EQ(get(kd(0, "state")), "on");
+
+  // Four regions: 4 of 4 samples (hot), 3, 2 and 1 (a cold page touched now and then).
+  for (unsigned i = 0; i < 4; i++) region(0, i, r[i].start, r[i].end, 4 - i, 0);
+  ASSERT_EQ(ta_os_damon_refresh(&d, 1, 1), 0);
+  EXPECT_EQ(ta_os_damon_accessed(&d, r[0].start), 1);
+  EXPECT_EQ(ta_os_damon_accessed(&d, r[1].start), 1);
+  EXPECT_EQ(ta_os_damon_accessed(&d, r[2].start), 0);
+  EXPECT_EQ(ta_os_damon_accessed(&d, r[3].start), 0) << "age does not count under fvaddr";
+  EXPECT_EQ(ta_os_damon_accessed(&d, r[0].end), -1) << "a page outside the watched ones is unknown";
+  // A snapshot where the busiest region saw one sample: one is busy. age is not read.
+  for (unsigned i = 0; i < 4; i++) region(0, i, r[i].start, r[i].end, i == 2, 0);
+  ASSERT_EQ(unlink((root + "/" + ctx(0, "schemes/0/tried_regions/2/age")).c_str()), 0);
+  ASSERT_EQ(ta_os_damon_refresh(&d, 2, 1), 0);
+  EXPECT_EQ(ta_os_damon_accessed(&d, r[2].start), 1);
+  EXPECT_EQ(ta_os_damon_accessed(&d, r[0].start), 0);
+  ta_os_damon_stop(&d);
+  EXPECT_EQ(ta_os_damon_watch(&d, r.data(), n), ESRCH) << "stopped";
 }
 
 TEST_F(FakeDamon, AFailedSetupIsUndone) {
