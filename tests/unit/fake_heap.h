@@ -6,6 +6,8 @@
 
 #include <gtest/gtest.h>
 
+#include <vector>
+
 #include "arena.h"
 #include "conf.h"
 
@@ -23,6 +25,20 @@ inline void fake_heap_boot_one_node() {
   static ta_topo_t topo;
   ta_topology_fallback(&topo, (uint64_t)8 << 30, 2);
   ASSERT_EQ(ta_arena_boot(&topo, 2, TA_PLACE_PREFERRED, 1'000'000'000, 50), 0);
+}
+
+// n objects of class cls straight from arena a's bin (as a thread cache's refill would take them).
+inline std::vector<void *> fake_heap_take(ta_arena_t *a, unsigned cls, size_t n) {
+  std::vector<void *> objs(n);
+  unsigned got = 0;
+  while (got < n) {
+    unsigned k = ta_bin_fill(&a->bins[cls], a->hpa, cls, a->index, a->node, objs.data() + got,
+                             (unsigned)(n - got));
+    EXPECT_GT(k, 0u);
+    if (k == 0) break;
+    got += k;
+  }
+  return objs;
 }
 
 #endif

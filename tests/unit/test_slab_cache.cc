@@ -39,17 +39,6 @@ unsigned other_shape(unsigned cls) {
   return TA_NCLASSES;
 }
 
-std::vector<void *> fill(ta_arena_t *a, unsigned cls, size_t n) {
-  std::vector<void *> objs(n);
-  unsigned got = 0;
-  while (got < n) {
-    unsigned k = ta_bin_fill(&a->bins[cls], a->hpa, cls, a->index, a->node, objs.data() + got,
-                             (unsigned)(n - got));
-    EXPECT_GT(k, 0u);
-    got += k;
-  }
-  return objs;
-}
 
 void drop(unsigned cls, std::vector<void *> &objs) {
   ta_arena_flush(cls, objs.data(), (unsigned)objs.size());
@@ -61,7 +50,7 @@ TEST(SlabCache, ABatchOfLargeObjectsReusesItsSlabs) {
   ta_arena_t *a = ta_arenas[0];
   empty_cache(a);
   unsigned cls = class_of(8192);
-  auto objs = fill(a, cls, 32);
+  auto objs = fake_heap_take(a, cls, 32);
   drop(cls, objs);
   // One emptied slab is the bin's spare; the others are in the cache, within its bound.
   EXPECT_GT(cached(a), 0u);
@@ -70,7 +59,7 @@ TEST(SlabCache, ABatchOfLargeObjectsReusesItsSlabs) {
   uint64_t hits = a->slab_cache.hits;
   ta_hpa_stats_t before, after;
   ta_hpa_get_stats(a->hpa, &before);
-  auto again = fill(a, cls, 32);
+  auto again = fake_heap_take(a, cls, 32);
   ta_hpa_get_stats(a->hpa, &after);
   EXPECT_GT(a->slab_cache.hits, hits);
   EXPECT_LE(after.active_pages, before.active_pages + 2 * ta_class_info[cls].slab_pages)
@@ -91,7 +80,7 @@ TEST(SlabCache, StaysWithinItsBound) {
   unsigned cls = class_of(32768);
   size_t slab = (size_t)ta_class_info[cls].slab_pages << ta_hpa_geometry.page_shift;
   size_t n = 4 * ((size_t)ta_conf.slab_cache_kb << 10) / ta_class_info[cls].size;
-  auto objs = fill(a, cls, n);
+  auto objs = fake_heap_take(a, cls, n);
   uint64_t returned = a->slab_cache.returned;
   drop(cls, objs);
   EXPECT_LE(cached(a), (size_t)ta_conf.slab_cache_kb << 10);
@@ -104,7 +93,7 @@ TEST(SlabCache, TrimReturnsOnlySlabsOlderThanTheCutOff) {
   ta_arena_t *a = ta_arenas[1];
   empty_cache(a);
   unsigned cls = class_of(16384);
-  auto objs = fill(a, cls, 16);
+  auto objs = fake_heap_take(a, cls, 16);
   drop(cls, objs);
   ASSERT_GT(cached(a), 0u);
   ta_arena_purge_step(fake->now, fake->now - 1, 0, false);
@@ -120,11 +109,11 @@ TEST(SlabCache, AMissDrainsTheCacheIntoThePageAllocator) {
   empty_cache(a);
   unsigned big = class_of(32768), other = other_shape(big);
   ASSERT_LT(other, (unsigned)TA_NCLASSES);
-  auto objs = fill(a, big, 24);
+  auto objs = fake_heap_take(a, big, 24);
   drop(big, objs);
   size_t before = cached(a);
   ASSERT_GT(before, 0u);
-  auto others = fill(a, other, 1);
+  auto others = fake_heap_take(a, other, 1);
   EXPECT_LT(cached(a), before) << "demand for another shape returned cached slabs";
   EXPECT_LE(before - cached(a), ((size_t)ta_class_info[other].slab_pages << ta_hpa_geometry.page_shift) +
                                     ((size_t)ta_class_info[big].slab_pages << ta_hpa_geometry.page_shift))
@@ -146,11 +135,11 @@ TEST(SlabCache, ASlabIsRecastForAnotherClassOfTheSameShape) {
         break;
       }
   ASSERT_LT(c2, (unsigned)TA_NCLASSES) << "no two large classes share a slab shape";
-  auto objs = fill(a, c1, 4 * ta_class_info[c1].nobjs);
+  auto objs = fake_heap_take(a, c1, 4 * ta_class_info[c1].nobjs);
   drop(c1, objs);
   ASSERT_GT(cached(a), 0u);
   uint64_t hits = a->slab_cache.hits;
-  auto recast = fill(a, c2, 2 * ta_class_info[c2].nobjs);
+  auto recast = fake_heap_take(a, c2, 2 * ta_class_info[c2].nobjs);
   EXPECT_GT(a->slab_cache.hits, hits);
   for (void *p : recast) {
     ta_extent_t *e = ta_pagemap_lookup(p);
@@ -174,9 +163,9 @@ TEST(SlabCache, ShrinksWhileTakesMostlyMissAndGrowsBackOnReuse) {
   for (int round = 0; round < 80 && c->limit == c->max_bytes; round++) {
     // Beyond each bin's spare, three slabs of one shape go into the cache and three of the
     // other shape are asked for, which find none: each miss returns an old slab instead.
-    auto objs = fill(a, big, 4 * ta_class_info[big].nobjs);
+    auto objs = fake_heap_take(a, big, 4 * ta_class_info[big].nobjs);
     drop(big, objs);
-    auto others = fill(a, other, 4 * ta_class_info[other].nobjs);
+    auto others = fake_heap_take(a, other, 4 * ta_class_info[other].nobjs);
     drop(other, others);
   }
   EXPECT_LT(c->limit, c->max_bytes) << "a cache that is not reused shrinks";
@@ -184,7 +173,7 @@ TEST(SlabCache, ShrinksWhileTakesMostlyMissAndGrowsBackOnReuse) {
   ta_slab_cache_check(c);
   // A batch pattern of one class hits again and the bound comes back.
   for (int round = 0; round < 200 && c->limit < c->max_bytes; round++) {
-    auto objs = fill(a, big, 8);
+    auto objs = fake_heap_take(a, big, 8);
     drop(big, objs);
   }
   EXPECT_EQ(c->limit, c->max_bytes);
@@ -196,7 +185,7 @@ TEST(SlabCache, ZeroBytesKeepsNothing) {
   ta_slab_cache_init(&off, 0);
   ta_arena_t *a = ta_arenas[0];
   unsigned cls = class_of(8192);
-  auto objs = fill(a, cls, 1);
+  auto objs = fake_heap_take(a, cls, 1);
   ta_extent_t *e = ta_pagemap_lookup(objs[0]);
   drop(cls, objs);  // the bin keeps it as its spare: take it out of there to hand it over
   ASSERT_EQ(a->bins[cls].spare, e);

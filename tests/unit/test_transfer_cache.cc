@@ -32,17 +32,6 @@ class Env : public testing::Environment {
 };
 testing::Environment *const env = testing::AddGlobalTestEnvironment(new Env);
 
-std::vector<void *> take_from_bin(ta_arena_t *a, unsigned cls, size_t n) {
-  std::vector<void *> objs(n);
-  unsigned got = 0;
-  while (got < n) {
-    unsigned k = ta_bin_fill(&a->bins[cls], a->hpa, cls, a->index, a->node, objs.data() + got,
-                             (unsigned)(n - got));
-    EXPECT_GT(k, 0u);
-    got += k;
-  }
-  return objs;
-}
 
 class TransferCache : public testing::Test {
  protected:
@@ -64,7 +53,7 @@ class TransferCache : public testing::Test {
 
 TEST_F(TransferCache, AFlushAndARefillPassObjectsWithoutTheBin) {
   unsigned cls = ta_size_class_of(1024);
-  std::vector<void *> objs = take_from_bin(a, cls, 32);
+  std::vector<void *> objs = fake_heap_take(a, cls, 32);
   ta_bin_stats_t before = a->bins[cls].stats;
   ta_arena_release(a, cls, objs.data(), 32);
   EXPECT_EQ(ta_transfer_cache_count(&a->transfer, cls), 32u);
@@ -85,7 +74,7 @@ TEST_F(TransferCache, AFlushAndARefillPassObjectsWithoutTheBin) {
 
 TEST_F(TransferCache, ARefillTakesTheRestFromTheBin) {
   unsigned cls = ta_size_class_of(256);
-  std::vector<void *> objs = take_from_bin(a, cls, 10);
+  std::vector<void *> objs = fake_heap_take(a, cls, 10);
   ta_arena_release(a, cls, objs.data(), 10);
   uint64_t nmalloc = a->bins[cls].stats.nmalloc;
   std::vector<void *> out(30);
@@ -97,7 +86,7 @@ TEST_F(TransferCache, ARefillTakesTheRestFromTheBin) {
 
 TEST_F(TransferCache, ARefillTakesUpToMostFromTheTransferCacheButOnlyNFromTheBin) {
   unsigned cls = ta_size_class_of(4096);
-  std::vector<void *> objs = take_from_bin(a, cls, 10);
+  std::vector<void *> objs = fake_heap_take(a, cls, 10);
   ta_arena_release(a, cls, objs.data(), 10);
   uint64_t nmalloc = a->bins[cls].stats.nmalloc;
   std::vector<void *> out(16);
@@ -110,7 +99,7 @@ TEST_F(TransferCache, ARefillTakesUpToMostFromTheTransferCacheButOnlyNFromTheBin
 
 TEST_F(TransferCache, AClassHoldsAtMostItsObjectBound) {
   unsigned cls = ta_size_class_of(64);
-  std::vector<void *> objs = take_from_bin(a, cls, 100);
+  std::vector<void *> objs = fake_heap_take(a, cls, 100);
   uint64_t nfree = a->bins[cls].stats.nfree;
   ta_arena_release(a, cls, objs.data(), 100);
   EXPECT_EQ(ta_transfer_cache_count(&a->transfer, cls), kMaxObjects);
@@ -123,7 +112,7 @@ TEST_F(TransferCache, AClassHoldsAtMostItsObjectBound) {
 TEST_F(TransferCache, NoClassHoldsMoreThanTheArenasBytes) {
   unsigned cls = ta_size_class_of(32768);
   EXPECT_EQ(a->transfer.classes[cls].cap, kMaxBytes / 32768);
-  std::vector<void *> objs = take_from_bin(a, cls, 20);
+  std::vector<void *> objs = fake_heap_take(a, cls, 20);
   ta_arena_release(a, cls, objs.data(), 20);
   EXPECT_EQ(ta_transfer_cache_count(&a->transfer, cls), kMaxBytes / 32768);
   EXPECT_LE(held_bytes(), kMaxBytes);
@@ -132,13 +121,13 @@ TEST_F(TransferCache, NoClassHoldsMoreThanTheArenasBytes) {
 TEST_F(TransferCache, APushOverTheByteBoundEvictsTheClassUsedLongestAgo) {
   unsigned old_cls = ta_size_class_of(16384), mid_cls = ta_size_class_of(4096);
   unsigned new_cls = ta_size_class_of(32768);
-  std::vector<void *> old_objs = take_from_bin(a, old_cls, 6);   // 96 KiB
+  std::vector<void *> old_objs = fake_heap_take(a, old_cls, 6);   // 96 KiB
   ta_arena_release(a, old_cls, old_objs.data(), 6);
   ta_atomic_store(&ta_arena_clock, uint64_t{2'000'000'000}, ta_mo_relaxed);
-  std::vector<void *> mid_objs = take_from_bin(a, mid_cls, 8);   // 32 KiB, used later
+  std::vector<void *> mid_objs = fake_heap_take(a, mid_cls, 8);   // 32 KiB, used later
   ta_arena_release(a, mid_cls, mid_objs.data(), 8);
   ta_atomic_store(&ta_arena_clock, uint64_t{3'000'000'000}, ta_mo_relaxed);
-  std::vector<void *> new_objs = take_from_bin(a, new_cls, 6);   // 192 KiB: 320 > 256 KiB
+  std::vector<void *> new_objs = fake_heap_take(a, new_cls, 6);   // 192 KiB: 320 > 256 KiB
   ta_arena_release(a, new_cls, new_objs.data(), 6);
   EXPECT_EQ(ta_transfer_cache_count(&a->transfer, old_cls), 0u);  // evicted first
   EXPECT_EQ(ta_transfer_cache_count(&a->transfer, mid_cls), 8u);  // enough room without it
@@ -149,7 +138,7 @@ TEST_F(TransferCache, APushOverTheByteBoundEvictsTheClassUsedLongestAgo) {
 TEST_F(TransferCache, ObjectsOfAnotherArenaGoToTheirOwnBin) {
   ta_arena_t *b = ta_arenas[1];
   unsigned cls = ta_size_class_of(512);
-  std::vector<void *> objs = take_from_bin(b, cls, 16);
+  std::vector<void *> objs = fake_heap_take(b, cls, 16);
   uint64_t nfree = b->bins[cls].stats.nfree;
   ta_arena_release(a, cls, objs.data(), 16);
   EXPECT_EQ(ta_transfer_cache_count(&a->transfer, cls), 0u);
@@ -161,7 +150,7 @@ TEST_F(TransferCache, ThePurgeStepDrainsClassesIdleSinceTheTrimTime) {
   unsigned cls = ta_size_class_of(8192);
   uint64_t t = 5'000'000'000;
   ta_atomic_store(&ta_arena_clock, t, ta_mo_relaxed);
-  std::vector<void *> objs = take_from_bin(a, cls, 8);
+  std::vector<void *> objs = fake_heap_take(a, cls, 8);
   uint64_t live = a->bins[cls].stats.live;
   ta_arena_release(a, cls, objs.data(), 8);
   EXPECT_EQ(ta_atomic_load(&a->transfer.classes[cls].last_used, ta_mo_relaxed), t);
@@ -180,7 +169,7 @@ TEST_F(TransferCache, APopKeepsAClassInUse) {
   unsigned cls = ta_size_class_of(2048);
   uint64_t t = 7'000'000'000;
   ta_atomic_store(&ta_arena_clock, t, ta_mo_relaxed);
-  std::vector<void *> objs = take_from_bin(a, cls, 8);
+  std::vector<void *> objs = fake_heap_take(a, cls, 8);
   ta_arena_release(a, cls, objs.data(), 8);
   ta_atomic_store(&ta_arena_clock, t + 10, ta_mo_relaxed);
   void *one;
@@ -192,7 +181,7 @@ TEST_F(TransferCache, APopKeepsAClassInUse) {
 
 TEST_F(TransferCache, AForcedPurgeDrainsEverything) {
   unsigned c1 = ta_size_class_of(128), c2 = ta_size_class_of(20000);
-  std::vector<void *> o1 = take_from_bin(a, c1, 40), o2 = take_from_bin(a, c2, 3);
+  std::vector<void *> o1 = fake_heap_take(a, c1, 40), o2 = fake_heap_take(a, c2, 3);
   ta_arena_release(a, c1, o1.data(), 40);
   ta_arena_release(a, c2, o2.data(), 3);
   ta_arena_purge_step(ta_atomic_load(&ta_arena_clock, ta_mo_relaxed), 0, 0, true);
