@@ -362,9 +362,14 @@ bool ta_arena_resize_large(ta_extent_t *ext, size_t size) {
   return true;
 }
 
+/* Whether a purge step has advanced the coarse clock since start-up. Until one has, every slab
+ * carries the start-up stamp, so the first step would take busy slabs for idle ones. */
+static ta_atomic(bool) clock_ticked;
+
 size_t ta_arena_purge_step(uint64_t now, uint64_t older_than, size_t budget, bool force) {
   size_t purged = 0;
   if (now > ta_atomic_load(&ta_arena_clock, ta_mo_relaxed)) ta_atomic_store(&ta_arena_clock, now, ta_mo_relaxed);
+  bool ticked = ta_atomic_exchange(&clock_ticked, true, ta_mo_relaxed);
   for (unsigned k = 0; k < ta_node_heap_count; k++) ta_arena_drain_remote(heap_nodes[k]);
   for (unsigned i = 0; i < ta_narenas; i++) {
     /* First, so the slabs it empties become spares or enter the slab cache now. */
@@ -375,7 +380,9 @@ size_t ta_arena_purge_step(uint64_t now, uint64_t older_than, size_t budget, boo
   }
   /* Free pages inside idle slabs (bin.c): noted before the heaps' own step, so its hugepage
    * decisions count them as free, and purged after it. */
-  bool inside = ta_conf.interior_purge;
+  /* The first step sits the interior purge out (unless forced): slabs used since it get a
+   * true stamp, and the idle ones are purged a step later (at most a second). */
+  bool inside = ta_conf.interior_purge && (ticked || force);
   if (inside) {
     for (unsigned k = 0; k < ta_node_heap_count; k++) ta_hpa_begin_inside(&ta_node_heaps[heap_nodes[k]]->hpa);
     for (unsigned i = 0; i < ta_narenas; i++)
