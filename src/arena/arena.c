@@ -364,12 +364,12 @@ bool ta_arena_resize_large(ta_extent_t *ext, size_t size) {
 
 /* Whether a purge step has advanced the coarse clock since start-up. Until one has, every slab
  * carries the start-up stamp, so the first step would take busy slabs for idle ones. */
-static ta_atomic(bool) clock_ticked;
+static ta_atomic(int) clock_ticked; /* an int: AArch64 LSE swaps words, not bytes */
 
 size_t ta_arena_purge_step(uint64_t now, uint64_t older_than, size_t budget, bool force) {
   size_t purged = 0;
   if (now > ta_atomic_load(&ta_arena_clock, ta_mo_relaxed)) ta_atomic_store(&ta_arena_clock, now, ta_mo_relaxed);
-  bool ticked = ta_atomic_exchange(&clock_ticked, true, ta_mo_relaxed);
+  bool ticked = ta_atomic_exchange(&clock_ticked, 1, ta_mo_relaxed) != 0;
   for (unsigned k = 0; k < ta_node_heap_count; k++) ta_arena_drain_remote(heap_nodes[k]);
   for (unsigned i = 0; i < ta_narenas; i++) {
     /* First, so the slabs it empties become spares or enter the slab cache now. */
