@@ -114,14 +114,9 @@ static size_t inside_pages(const ta_extent_t *slab, uint64_t now, uint64_t decay
 static size_t each_run(ta_hpa_t *hpa, const ta_extent_t *slab, const uint64_t *pages, bool force,
                        size_t (*fn)(ta_hpa_t *, void *, size_t, bool)) {
   unsigned shift = ta_hpa_geometry.page_shift;
-  size_t done = 0;
-  for (size_t pos = 0; pos < slab->npages;) {
-    size_t s = ta_bitmap_find_set(pages, pos, slab->npages);
-    if (s >= slab->npages) break;
-    size_t e = ta_bitmap_find_clear(pages, s, slab->npages);
+  size_t done = 0, np = slab->npages;
+  for (size_t pos = 0, s, e; (s = ta_bitmap_find_run(pages, pos, np, true, &e)) < np; pos = e)
     done += fn(hpa, (char *)slab->addr + (s << shift), e - s, force);
-    pos = e;
-  }
   return done;
 }
 

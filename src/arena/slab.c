@@ -59,13 +59,10 @@ size_t ta_slab_free_pages(const ta_extent_t *slab, uint64_t *pages) {
 
 void ta_slab_tag_vacant(ta_extent_t *slab, const uint64_t *pages) {
   unsigned shift = ta_hpa_geometry.page_shift;
-  for (size_t pos = 0; pos < slab->npages;) {
-    size_t s = ta_bitmap_find_set(pages, pos, slab->npages);
-    if (s >= slab->npages) break;
-    size_t e = ta_bitmap_find_clear(pages, s, slab->npages);
+  size_t np = slab->npages;
+  for (size_t pos = 0, s, e; (s = ta_bitmap_find_run(pages, pos, np, true, &e)) < np; pos = e) {
     ta_pagemap_tag((char *)slab->addr + (s << shift), (e - s) << shift, slab, TA_SLAB_VACANT_TAG);
     slab->vacant = true;
-    pos = e;
   }
 }
 

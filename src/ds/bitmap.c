@@ -59,6 +59,12 @@ size_t ta_bitmap_find_clear(const uint64_t *map, size_t from, size_t nbits) {
   return find(map, from, nbits, ~(uint64_t)0);
 }
 
+size_t ta_bitmap_find_run(const uint64_t *map, size_t from, size_t nbits, bool set, size_t *end) {
+  size_t s = find(map, from, nbits, set ? 0 : ~(uint64_t)0);
+  *end = s >= nbits ? nbits : find(map, s, nbits, set ? ~(uint64_t)0 : 0);
+  return s;
+}
+
 size_t ta_bitmap_find_clear_run(const uint64_t *map, size_t nbits, size_t n, size_t align) {
   size_t start = 0;
   while (start + n <= nbits) {
@@ -73,13 +79,8 @@ size_t ta_bitmap_find_clear_run(const uint64_t *map, size_t nbits, size_t n, siz
 }
 
 size_t ta_bitmap_longest_clear_run(const uint64_t *map, size_t nbits) {
-  size_t best = 0, pos = 0;
-  while (pos < nbits) {
-    size_t s = ta_bitmap_find_clear(map, pos, nbits);
-    if (s >= nbits) break;
-    size_t e = ta_bitmap_find_set(map, s, nbits);
+  size_t best = 0;
+  for (size_t pos = 0, s, e; (s = ta_bitmap_find_run(map, pos, nbits, false, &e)) < nbits; pos = e)
     if (e - s > best) best = e - s;
-    pos = e;
-  }
   return best;
 }

@@ -30,6 +30,10 @@ size_t ta_bitmap_count_range(const uint64_t *map, size_t start, size_t n);
 size_t ta_bitmap_find_set(const uint64_t *map, size_t from, size_t nbits);
 /* First clear bit at or after `from`, below nbits; nbits if none. */
 size_t ta_bitmap_find_clear(const uint64_t *map, size_t from, size_t nbits);
+/* The first run of set bits (set) or clear bits (!set) at or after `from`, below nbits: returns
+ * its start and stores its end in *end; nbits (and *end = nbits) if none. Walks every run with
+ *   for (size_t pos = from, s, e; (s = ta_bitmap_find_run(map, pos, nbits, true, &e)) < nbits; pos = e) */
+size_t ta_bitmap_find_run(const uint64_t *map, size_t from, size_t nbits, bool set, size_t *end);
 /* Start of the first run of n clear bits whose start is a multiple of `align` (a power of two),
  * below nbits; nbits if none. */
 size_t ta_bitmap_find_clear_run(const uint64_t *map, size_t nbits, size_t n, size_t align);

@@ -464,18 +464,14 @@ static void unbreak(ta_hpa_t *hpa, ta_hpage_t *hp) {
 
 static size_t purge_dirty_runs(ta_hpa_t *hpa, ta_hpage_t *hp) {
   const ta_hpa_geometry_t *g = &ta_hpa_geometry;
-  size_t purged = 0, pos = 0;
-  while (pos < g->unit_pages) {
-    size_t s = ta_bitmap_find_set(dirty_bits(hp), pos, g->unit_pages);
-    if (s >= g->unit_pages) break;
-    size_t e = ta_bitmap_find_clear(dirty_bits(hp), s, g->unit_pages);
+  size_t purged = 0, end = g->unit_pages;
+  for (size_t pos = 0, s, e; (s = ta_bitmap_find_run(dirty_bits(hp), pos, end, true, &e)) < end; pos = e) {
     if (ta_os_purge((void *)(hp->base + (s << g->page_shift)), (e - s) << g->page_shift) == 0) {
       ta_bitmap_clear_range(dirty_bits(hp), s, e - s);
       purged += e - s;
     } else {
       hpa->stats.purge_failures++;
     }
-    pos = e;
   }
   hp->ndirty -= (uint32_t)purged;
   hpa->stats.dirty_pages -= purged;
@@ -609,10 +605,9 @@ static size_t purge_part(ta_hpa_t *hpa, ta_hpage_t *hp, size_t off, size_t n, bo
                                        hp->broken || !g->hugepages))
     return 0;
   size_t purged = 0;
-  for (size_t pos = off; pos < off + n;) {
-    size_t s = ta_bitmap_find_clear(hollow_bits(hp), pos, off + n);
-    if (s >= off + n) break;
-    size_t e = ta_bitmap_find_set(hollow_bits(hp), s, off + n);
+  /* The runs not purged yet. */
+  for (size_t pos = off, s, e; (s = ta_bitmap_find_run(hollow_bits(hp), pos, off + n, false, &e)) < off + n;
+       pos = e) {
     if (!hp->broken && g->hugepages) mark_broken(hpa, hp);
     if (ta_os_purge((void *)(hp->base + (s << g->page_shift)), (e - s) << g->page_shift) == 0) {
       ta_bitmap_set_range(hollow_bits(hp), s, e - s);
@@ -620,7 +615,6 @@ static size_t purge_part(ta_hpa_t *hpa, ta_hpage_t *hp, size_t off, size_t n, bo
     } else {
       hpa->stats.purge_failures++;
     }
-    pos = e;
   }
   /* The purge step kept this unit whole although its free pages were due (kept_since): now
    * that it is broken they have no reason to wait another decay period. */

@@ -49,6 +49,15 @@ TEST(Bitmap, RangesAndSearchesMatchModel) {
       longest = std::max(longest, cur);
     }
     ASSERT_EQ(ta_bitmap_longest_clear_run(map, nbits), longest);
+    for (bool set : {true, false}) {
+      size_t s = q;
+      while (s < nbits && model[s] != set) s++;
+      size_t e = s;
+      while (e < nbits && model[e] == set) e++;
+      size_t end = 0;
+      ASSERT_EQ(ta_bitmap_find_run(map, q, nbits, set, &end), s) << "set " << set;
+      ASSERT_EQ(end, e) << "set " << set;
+    }
   }
 }
 
