@@ -227,6 +227,16 @@ static TA_COLD void not_live(void *p) {
   ta_log_fatal("free of %p: not a live small object (heap corruption or a double free)", p);
 }
 
+/* The slab of p, a pointer a cache held, of class cls (any class when cls is TA_NCLASSES). Only
+ * pointers the free path looked up reach a cache, so a miss means the slab was torn down
+ * underneath: heap corruption. */
+static ta_extent_t *cached_slab(void *p, unsigned cls) {
+  ta_extent_t *e = ta_pagemap_lookup(p);
+  if (ta_unlikely(!e || e->kind != TA_EXTENT_SLAB || (cls < TA_NCLASSES && e->size_class != cls)))
+    not_live(p);
+  return e;
+}
+
 /* Frees ptrs[0..n) whose extents are exts[i] (all slabs), relocking only when the bin changes. */
 static void flush_extents(void **ptrs, ta_extent_t **exts, unsigned n) {
   ta_bin_t *held = NULL;
@@ -254,31 +264,13 @@ void ta_arena_flush(unsigned cls, void **ptrs, unsigned n) {
   ta_extent_t *exts[64];
   for (unsigned done = 0; done < n;) {
     unsigned k = n - done < 64 ? n - done : 64;
-    for (unsigned i = 0; i < k; i++) {
-      ta_extent_t *e = ta_pagemap_lookup(ptrs[done + i]);
-      /* Only pointers the free path looked up reach a cache, so a miss here means the slab was
-       * torn down underneath: heap corruption. */
-      if (ta_unlikely(!e || e->kind != TA_EXTENT_SLAB || e->size_class != cls)) not_live(ptrs[done + i]);
-      exts[i] = e;
-    }
+    for (unsigned i = 0; i < k; i++) exts[i] = cached_slab(ptrs[done + i], cls);
     flush_extents(ptrs + done, exts, k);
     done += k;
   }
 }
 
-void ta_arena_flush_mixed(void **ptrs, unsigned n) {
-  ta_extent_t *exts[64];
-  for (unsigned done = 0; done < n;) {
-    unsigned k = n - done < 64 ? n - done : 64;
-    for (unsigned i = 0; i < k; i++) {
-      ta_extent_t *e = ta_pagemap_lookup(ptrs[done + i]);
-      if (ta_unlikely(!e || e->kind != TA_EXTENT_SLAB)) not_live(ptrs[done + i]);
-      exts[i] = e;
-    }
-    flush_extents(ptrs + done, exts, k);
-    done += k;
-  }
-}
+void ta_arena_flush_mixed(void **ptrs, unsigned n) { ta_arena_flush(TA_NCLASSES, ptrs, n); }
 
 void ta_arena_release(ta_arena_t *arena, unsigned cls, void **ptrs, unsigned n) {
   void *mine[64], *other[64];
@@ -287,8 +279,7 @@ void ta_arena_release(ta_arena_t *arena, unsigned cls, void **ptrs, unsigned n) 
     unsigned k = n - done < 64 ? n - done : 64, nm = 0, no = 0;
     for (unsigned i = 0; i < k; i++) {
       void *p = ptrs[done + i];
-      ta_extent_t *e = ta_pagemap_lookup(p);
-      if (ta_unlikely(!e || e->kind != TA_EXTENT_SLAB || e->size_class != cls)) not_live(p);
+      ta_extent_t *e = cached_slab(p, cls);
       /* Another arena's object (allocated by a thread of another arena of this node) goes to
        * its own bin: a transfer cache holds only its arena's objects, so free's double-free
        * check knows which one to ask. */
@@ -379,9 +370,9 @@ size_t ta_arena_purge_step(uint64_t now, uint64_t older_than, size_t budget, boo
     ta_slab_cache_trim(&ta_arenas[i]->slab_cache, ta_arenas[i]->hpa, older_than, force);
   }
   /* Free pages inside idle slabs (bin.c): noted before the heaps' own step, so its hugepage
-   * decisions count them as free, and purged after it. */
-  /* The first step sits the interior purge out (unless forced): slabs used since it get a
-   * true stamp, and the idle ones are purged a step later (at most a second). */
+   * decisions count them as free, and purged after it. The first step sits this out (unless
+   * forced): slabs used since it get a true stamp, the idle ones are purged a step later (at
+   * most a second). */
   bool inside = ta_conf.interior_purge && (ticked || force);
   if (inside) {
     for (unsigned k = 0; k < ta_node_heap_count; k++) ta_hpa_begin_inside(&ta_node_heaps[heap_nodes[k]]->hpa);

@@ -100,16 +100,13 @@ ta_extent_t *ta_slab_cache_take(ta_slab_cache_t *cache, ta_hpa_t *hpa, unsigned 
   }
   ta_mutex_unlock(&cache->lock);
   if (!found) return NULL;
-  if (found->size_class != cls) {
+  if (found->size_class != cls || found->vacant) {
     found->size_class = (uint8_t)cls;
-    /* Retag the pagemap's entries (their leaves exist, so this cannot fail): free's fast path
-     * reads the class there. No object of the slab is live, and none is handed out before the
-     * caller's bin lock is released. */
-    ta_pagemap_set(found->addr, slab_bytes(found), found);
-  }
-  if (found->vacant) {
-    ta_pagemap_set(found->addr, slab_bytes(found), found); /* every object is free: no tags */
     found->vacant = false;
+    /* Retag the pagemap's entries with the new class, and drop vacant tags (their leaves exist,
+     * so this cannot fail): free's fast path reads the class there. No object of the slab is
+     * live, and none is handed out before the caller's bin lock is released. */
+    ta_pagemap_set(found->addr, slab_bytes(found), found);
   }
   found->arena = (uint16_t)arena;
   found->usable = 0;
