@@ -35,6 +35,27 @@ void ta_slab_tag_vacant(ta_extent_t *slab, const uint64_t *pages);
  * their class tag back before any of the objects reaches a caller. */
 void ta_slab_reuse_pages(ta_hpa_t *hpa, ta_extent_t *slab, void *const *objs, unsigned n);
 
+/* Shedding (a draining class, bin.c): hands the pages set in pages[] (free pages of the slab,
+ * ta_slab_free_pages) back to the page layer for good while the slab lives on with its other
+ * pages. The objects that overlap them leave the free map and count in nshed: the slab holds
+ * nobjs - nshed objects from then on, and is deleted (its remaining pages freed) when they are
+ * all free. Their pagemap entries are cleared first, so a free of one of them no longer maps
+ * to this slab. Returns the pages shed; 0 where the slab has more pages than the mask holds.
+ * Under the bin's lock. */
+size_t ta_slab_shed(ta_hpa_t *hpa, ta_extent_t *slab, const uint64_t *pages);
+
+/* Objects the slab can still hold: those not lost to shed pages. */
+TA_INLINE uint32_t ta_slab_capacity(const ta_extent_t *slab) { return slab->nobjs - slab->nshed; }
+
+/* Whether object idx overlaps a shed page (it is gone: never free, never handed out). */
+TA_INLINE bool ta_slab_object_shed(const ta_extent_t *slab, uint32_t idx) {
+  size_t size = ta_class_info[slab->size_class].size;
+  unsigned shift = ta_hpa_geometry.page_shift;
+  size_t lo = ((size_t)idx * size) >> shift, hi = ((size_t)idx * size + size - 1) >> shift;
+  uint64_t span = (hi - lo >= 63 ? ~0ull : ((2ull << (hi - lo)) - 1)) << lo;
+  return (slab->shed & span) != 0;
+}
+
 /* Takes up to n free objects into out[]; returns how many. */
 unsigned ta_slab_take(ta_extent_t *slab, void **out, unsigned n);
 
@@ -57,7 +78,8 @@ TA_INLINE bool ta_slab_is_object_start(const ta_extent_t *slab, const void *p) {
 }
 
 /* Marks p free. Returns 0, or EINVAL for a pointer inside an object, or EALREADY when the
- * object is free already (a double free); the slab is unchanged then. */
+ * object is free already (a double free; an object on a shed page was free when it was shed);
+ * the slab is unchanged then. */
 int ta_slab_put(ta_extent_t *slab, void *p);
 
 TA_EXTERN_C_END

@@ -55,6 +55,9 @@ typedef struct ta_extent {
   uint32_t npurged;    /* slab: pages of it returned to the kernel while it stays in its bin
                           (the interior purge, bin.c); they read as zero until reused */
   bool vacant;         /* slab: some of its pages carry the vacant tag in the pagemap (slab.h) */
+  uint32_t nshed;      /* slab: objects lost to shed pages (below); they are never free again */
+  uint64_t shed;       /* slab: bit p = page p was handed back to the page layer while the slab
+                          lives (a draining class, bin.c); the page belongs to others now */
   uint64_t freemap[];  /* slab: bit i set = object i is free */
 } ta_extent_t;
 
