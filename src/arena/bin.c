@@ -62,9 +62,12 @@ unsigned ta_bin_fill(ta_bin_t *bin, ta_hpa_t *hpa, unsigned cls, unsigned arena,
  * stops shedding at once, so a busy class does not give pages away and ask for them back; the
  * pages it shed are gone from its slabs for good (the slab shrinks), not borrowed. */
 
-static void shed_free_pages(ta_bin_t *bin, ta_hpa_t *hpa, ta_extent_t *slab) {
+/* Only the pages under the object just returned are looked at: a page becomes free when its
+ * last object comes back, so while the class drains each page is shed as it empties. (Pages
+ * that were free before the class began to drain stay; the interior purge sees them.) */
+static void shed_free_pages(ta_bin_t *bin, ta_hpa_t *hpa, ta_extent_t *slab, const void *p) {
   uint64_t pages[TA_BITMAP_WORDS(TA_HPA_MAX_UNIT_PAGES)];
-  if (!ta_slab_free_pages(slab, pages)) return;
+  if (!ta_slab_free_pages_under(slab, p, pages)) return;
   uint32_t lost = slab->nshed;
   size_t n = ta_slab_shed(hpa, slab, pages);
   bin->stats.shed_pages += n;
@@ -101,7 +104,7 @@ void ta_bin_put_locked(ta_bin_t *bin, ta_hpa_t *hpa, ta_extent_t *slab, void *p)
     if (slab->nfree == 1) ta_list_push_back(&bin->nonfull, &slab->link); /* was full */
     if (ta_unlikely(ci->slab_pages > 1 && ta_conf.drain_shed_kb &&
                     bin->drain_bytes >= (uint64_t)ta_conf.drain_shed_kb << 10))
-      shed_free_pages(bin, hpa, slab);
+      shed_free_pages(bin, hpa, slab, p);
   }
 }
 

@@ -64,12 +64,13 @@ static bool objects_unused(const ta_extent_t *slab, size_t first, size_t last) {
   return true;
 }
 
-size_t ta_slab_free_pages(const ta_extent_t *slab, uint64_t *pages) {
+/* Sets in pages[] the free pages among [lo, hi) (all cleared first); returns how many. */
+static size_t free_pages_in(const ta_extent_t *slab, size_t lo, size_t hi, uint64_t *pages) {
   size_t size = ta_class_info[slab->size_class].size;
   size_t page = ta_hpa_geometry.page_size, count = 0;
   for (size_t w = 0; w < TA_BITMAP_WORDS(slab->npages); w++) pages[w] = 0;
   if ((slab->nfree + slab->nshed) * size < page) return 0; /* not a page's worth unused */
-  for (size_t p = 0; p < slab->npages; p++) {
+  for (size_t p = lo; p < hi; p++) {
     size_t first = p * page / size, last = ((p + 1) * page - 1) / size;
     if (first < slab->nobjs) {
       if (last >= slab->nobjs) last = slab->nobjs - 1;
@@ -83,6 +84,16 @@ size_t ta_slab_free_pages(const ta_extent_t *slab, uint64_t *pages) {
     pages[0] &= ~slab->shed;
   }
   return count;
+}
+
+size_t ta_slab_free_pages(const ta_extent_t *slab, uint64_t *pages) {
+  return free_pages_in(slab, 0, slab->npages, pages);
+}
+
+size_t ta_slab_free_pages_under(const ta_extent_t *slab, const void *p, uint64_t *pages) {
+  unsigned shift = ta_hpa_geometry.page_shift;
+  size_t off = (uintptr_t)p - (uintptr_t)slab->addr;
+  return free_pages_in(slab, off >> shift, ((off + ta_class_info[slab->size_class].size - 1) >> shift) + 1, pages);
 }
 
 size_t ta_slab_shed(ta_hpa_t *hpa, ta_extent_t *slab, const uint64_t *pages) {

@@ -18,6 +18,8 @@ void ta_slab_delete(ta_hpa_t *hpa, ta_extent_t *slab);
  * free map (objects in thread caches are not). Sets their bits in pages[] (npages bits,
  * TA_BITMAP_WORDS(TA_HPA_MAX_UNIT_PAGES) words at most) and returns how many. */
 size_t ta_slab_free_pages(const ta_extent_t *slab, uint64_t *pages);
+/* The same, among the pages under the object at p only (what its return can have freed). */
+size_t ta_slab_free_pages_under(const ta_extent_t *slab, const void *p, uint64_t *pages);
 
 /* The pagemap tag, in place of the size class, of a slab page that holds no object in use (an
  * idle sparse slab's free page; bin.c tags them when it offers them to the interior purge). It

@@ -218,13 +218,14 @@ size_t ta_stats_render_table(const ta_stats_t *s, char *buf, size_t cap) {
     put_bytes(&o, n->mapped);
     put(&o, " %10llu %10llu\n", (unsigned long long)n->hugepage_units, (unsigned long long)n->remote_frees_in);
   }
-  put(&o, "\nclass      size         nmalloc           nfree            live   slabs  utilization\n");
+  put(&o, "\nclass      size         nmalloc           nfree            live   slabs  utilization  shed pages\n");
   for (unsigned c = 0; c < TA_NCLASSES; c++) {
     const ta_stats_class_t *cs = &s->cls[c];
     if (!cs->nmalloc && !cs->slabs) continue;
-    put(&o, "%5u %9llu %15llu %15llu %15llu %7llu %11.1f%%\n", c, (unsigned long long)cs->size,
+    put(&o, "%5u %9llu %15llu %15llu %15llu %7llu %11.1f%% %11llu\n", c, (unsigned long long)cs->size,
         (unsigned long long)cs->nmalloc, (unsigned long long)cs->nfree, (unsigned long long)cs->live,
-        (unsigned long long)cs->slabs, cs->capacity ? 100.0 * (double)cs->live / (double)cs->capacity : 0.0);
+        (unsigned long long)cs->slabs, cs->capacity ? 100.0 * (double)cs->live / (double)cs->capacity : 0.0,
+        (unsigned long long)cs->shed_pages);
   }
   return o.len;
 }
