@@ -40,7 +40,7 @@ void ta_slab_delete(ta_hpa_t *hpa, ta_extent_t *slab) {
   unsigned shift = ta_hpa_geometry.page_shift;
   if (slab->shed) {
     /* Only the runs it still owns: the shed pages may be another slab's now. */
-    uint64_t owned = ~slab->shed;
+    uint64_t owned = ~(uint64_t)slab->shed;
     for (size_t pos = 0, s, e; (s = ta_bitmap_find_run(&owned, pos, slab->npages, true, &e)) < slab->npages;
          pos = e) {
       void *addr = (char *)slab->addr + (s << shift);
@@ -80,8 +80,8 @@ static size_t free_pages_in(const ta_extent_t *slab, size_t lo, size_t hi, uint6
     count++;
   }
   if (slab->shed) { /* shed pages are no longer the slab's */
-    count -= (size_t)__builtin_popcountll(pages[0] & slab->shed);
-    pages[0] &= ~slab->shed;
+    count -= (size_t)__builtin_popcount((uint32_t)pages[0] & slab->shed);
+    pages[0] &= ~(uint64_t)slab->shed;
   }
   return count;
 }
@@ -97,7 +97,7 @@ size_t ta_slab_free_pages_under(const ta_extent_t *slab, const void *p, uint64_t
 }
 
 size_t ta_slab_shed(ta_hpa_t *hpa, ta_extent_t *slab, const uint64_t *pages) {
-  if (slab->npages > 64) return 0;
+  if (slab->npages > 32) return 0; /* the mask's width; slabs on 4 KiB pages have up to 32 */
   size_t size = ta_class_info[slab->size_class].size;
   unsigned shift = ta_hpa_geometry.page_shift;
   size_t np = slab->npages, shed = 0;
@@ -117,7 +117,7 @@ size_t ta_slab_shed(ta_hpa_t *hpa, ta_extent_t *slab, const uint64_t *pages) {
      * them as dirty: conservative (a reuse will not take them for zero), and npurged stays exact. */
     if (slab->npurged) slab->npurged -= (uint32_t)ta_hpa_reuse_inside(hpa, addr, e - s);
     ta_hpa_free(hpa, addr, e - s);
-    slab->shed |= (e - s >= 64 ? ~0ull : ((1ull << (e - s)) - 1)) << s;
+    slab->shed |= (uint32_t)(((1ull << (e - s)) - 1) << s);
     shed += e - s;
   }
   return shed;
