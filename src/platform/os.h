@@ -144,6 +144,16 @@ TA_INLINE int ta_os_populate(void *addr, size_t size) {
 void ta_os_event_wait(const uint32_t *word, uint32_t seen, uint64_t timeout_ns);
 void ta_os_event_wake(const uint32_t *word);
 
+/* A memory barrier on every thread of this process that is running now (membarrier(2),
+ * MEMBARRIER_CMD_PRIVATE_EXPEDITED, Linux 4.14+; registered on first use): when it returns,
+ * every store another thread made before its barrier is visible to the caller, and every store
+ * the caller made before the call is visible to the other threads' later loads. Lets a thread
+ * read another thread's private state with no fence on that thread's side (the thread cache's
+ * reclaim of idle threads, tcache.c). Errors: ENOSYS (no membarrier, as under seccomp or some
+ * emulators), EINVAL/EPERM (command not supported). Not part of the ops table: a fake cannot
+ * stand in for a barrier. */
+int ta_os_fence_threads(void);
+
 /* Machine facts read once at start-up (ta_os_init) and constant afterwards. */
 typedef struct {
   size_t page_size;      /* the kernel's base page: 4 KiB, 16 KiB or 64 KiB */

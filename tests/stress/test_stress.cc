@@ -5,6 +5,7 @@
 #include <sys/wait.h>
 #include <unistd.h>
 
+#include <algorithm>
 #include <atomic>
 #include <chrono>
 #include <cstring>
@@ -136,6 +137,89 @@ TEST(Stress, ThreadChurn) {
     for (auto &t : ts) t.join();
   }
   for (auto &h : handoff) ta_free(h.exchange(nullptr));
+}
+
+// The reclaimer empties thread caches while their threads run, sleep and exit: every object
+// keeps its contents and no object is handed out twice (a block given to two owners would fail
+// one owner's pattern check). The reclaimer runs back to back with an idle time of 1 ns, so it
+// also hits threads in the middle of calls (which must keep their caches).
+TEST(Stress, ReclaimWhileInUse) {
+  const int kThreads = 4;
+  std::vector<std::vector<Block>> mailbox(kThreads);
+  std::vector<std::mutex> locks(kThreads);
+  std::atomic<long> corrupt{0}, ops{0};
+  std::atomic<bool> stop{false};
+  if (ta_os_fence_threads() != 0) GTEST_SKIP() << "no membarrier(2) here: nothing is reclaimed";
+  uint64_t caches0, bytes0, caches1, bytes1;
+  ta_tcache_reclaim_counts(&caches0, &bytes0);
+  std::thread reclaimer([&] {
+    while (!stop) ta_tcache_reclaim_idle(ta_os_now_ns(), 1);
+  });
+  auto worker = [&](int t, Clock::time_point until) {
+    std::mt19937 rng(t + 77);
+    std::vector<Block> held;
+    while (Clock::now() < until) {
+      // A burst that mostly hits the cache, then frees in another order, some to a neighbour.
+      for (int i = 0; i < 64; i++) {
+        size_t n = rng() % 4 == 0 ? random_size(rng) : rng() % 512;
+        auto *p = (unsigned char *)ta_malloc(n);
+        fill(p, n);
+        held.push_back({p, n});
+      }
+      std::shuffle(held.begin(), held.end(), rng);
+      size_t keep = held.size() / 4;
+      std::vector<Block> give(held.begin() + (long)keep, held.begin() + (long)keep + 8);
+      for (size_t i = keep + 8; i < held.size(); i++) {
+        if (!intact(held[i].p, held[i].n)) corrupt++;
+        ta_free(held[i].p);
+      }
+      held.resize(keep);
+      {
+        std::lock_guard<std::mutex> g(locks[(t + 1) % kThreads]);
+        auto &box = mailbox[(t + 1) % kThreads];
+        box.insert(box.end(), give.begin(), give.end());
+      }
+      std::vector<Block> mine;
+      {
+        std::lock_guard<std::mutex> g(locks[t]);
+        mine.swap(mailbox[t]);
+      }
+      for (Block &b : mine) {
+        if (!intact(b.p, b.n)) corrupt++;
+        ta_free(b.p);
+      }
+      ops += 64;
+      if (rng() % 4 == 0) std::this_thread::sleep_for(std::chrono::microseconds(rng() % 300));
+    }
+    for (Block &b : held) {
+      if (!intact(b.p, b.n)) corrupt++;
+      ta_free(b.p);
+    }
+  };
+  // Long-lived threads, then short-lived ones (a cache torn down while it may be reclaimed).
+  std::vector<std::thread> ts;
+  auto until = Clock::now() + std::chrono::seconds(2);
+  for (int t = 0; t < kThreads; t++) ts.emplace_back(worker, t, until);
+  for (auto &t : ts) t.join();
+  ts.clear();
+  for (int gen = 0; gen < 30; gen++) {
+    auto soon = Clock::now() + std::chrono::milliseconds(10);
+    for (int t = 0; t < kThreads; t++) ts.emplace_back(worker, t, soon);
+    for (auto &t : ts) t.join();
+    ts.clear();
+  }
+  stop = true;
+  reclaimer.join();
+  for (auto &box : mailbox)
+    for (Block &b : box) {
+      if (!intact(b.p, b.n)) corrupt++;
+      ta_free(b.p);
+    }
+  ta_tcache_reclaim_counts(&caches1, &bytes1);
+  EXPECT_EQ(corrupt.load(), 0);
+  EXPECT_GT(ops.load(), 10000);
+  EXPECT_GT(caches1 - caches0, 10u) << "the reclaimer emptied too few caches to test anything";
+  EXPECT_GT(bytes1, bytes0);
 }
 
 TEST(Stress, ForkUnderLoad) {
