@@ -150,6 +150,7 @@ TEST(Stress, ReclaimWhileInUse) {
   std::atomic<long> corrupt{0}, ops{0};
   std::atomic<bool> stop{false};
   if (ta_os_fence_threads() != 0) GTEST_SKIP() << "no membarrier(2) here: nothing is reclaimed";
+  ta_free(ta_malloc(1));  // started up, as before the background thread's first step
   uint64_t caches0, bytes0, caches1, bytes1;
   ta_tcache_reclaim_counts(&caches0, &bytes0);
   std::thread reclaimer([&] {
