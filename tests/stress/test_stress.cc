@@ -50,10 +50,32 @@ struct Block {
   size_t n;
 };
 
+// Checks a block's pattern (counting a damaged one) and frees it.
+void check_and_free(const Block &b, std::atomic<long> &corrupt) {
+  if (!intact(b.p, b.n)) corrupt++;
+  ta_free(b.p);
+}
+
+// One mailbox per thread: blocks handed to a thread are freed by it.
+struct Mailboxes {
+  explicit Mailboxes(int n) : box(n), locks(n) {}
+  void give(int to, const std::vector<Block> &blocks) {
+    std::lock_guard<std::mutex> g(locks[to]);
+    box[to].insert(box[to].end(), blocks.begin(), blocks.end());
+  }
+  std::vector<Block> take(int t) {
+    std::vector<Block> mine;
+    std::lock_guard<std::mutex> g(locks[t]);
+    mine.swap(box[t]);
+    return mine;
+  }
+  std::vector<std::vector<Block>> box;
+  std::vector<std::mutex> locks;
+};
+
 TEST(Stress, CrossThreadFreeStorm) {
   const int kThreads = 4;
-  std::vector<std::vector<Block>> mailbox(kThreads);
-  std::vector<std::mutex> locks(kThreads);
+  Mailboxes mail(kThreads);
   std::atomic<long> corrupt{0}, ops{0};
   auto deadline = Clock::now() + std::chrono::seconds(3);
   std::vector<std::thread> ts;
@@ -68,29 +90,14 @@ TEST(Stress, CrossThreadFreeStorm) {
           fill(p, n);
           batch.push_back({p, n});
         }
-        {  // hand them to the next thread
-          std::lock_guard<std::mutex> g(locks[(t + 1) % kThreads]);
-          auto &box = mailbox[(t + 1) % kThreads];
-          box.insert(box.end(), batch.begin(), batch.end());
-        }
-        std::vector<Block> mine;
-        {
-          std::lock_guard<std::mutex> g(locks[t]);
-          mine.swap(mailbox[t]);
-        }
-        for (Block &b : mine) {
-          if (!intact(b.p, b.n)) corrupt++;
-          ta_free(b.p);
-        }
+        mail.give((t + 1) % kThreads, batch);  // hand them to the next thread
+        for (const Block &b : mail.take(t)) check_and_free(b, corrupt);
         ops += 256;
       }
     });
   for (auto &t : ts) t.join();
-  for (auto &box : mailbox)
-    for (Block &b : box) {
-      if (!intact(b.p, b.n)) corrupt++;
-      ta_free(b.p);
-    }
+  for (int t = 0; t < kThreads; t++)
+    for (const Block &b : mail.take(t)) check_and_free(b, corrupt);
   EXPECT_EQ(corrupt.load(), 0);
   EXPECT_GT(ops.load(), 10000);
 }
@@ -145,8 +152,7 @@ TEST(Stress, ThreadChurn) {
 // also hits threads in the middle of calls (which must keep their caches).
 TEST(Stress, ReclaimWhileInUse) {
   const int kThreads = 4;
-  std::vector<std::vector<Block>> mailbox(kThreads);
-  std::vector<std::mutex> locks(kThreads);
+  Mailboxes mail(kThreads);
   std::atomic<long> corrupt{0}, ops{0};
   std::atomic<bool> stop{false};
   if (ta_os_fence_threads() != 0) GTEST_SKIP() << "no membarrier(2) here: nothing is reclaimed";
@@ -170,32 +176,14 @@ TEST(Stress, ReclaimWhileInUse) {
       std::shuffle(held.begin(), held.end(), rng);
       size_t keep = held.size() / 4;
       std::vector<Block> give(held.begin() + (long)keep, held.begin() + (long)keep + 8);
-      for (size_t i = keep + 8; i < held.size(); i++) {
-        if (!intact(held[i].p, held[i].n)) corrupt++;
-        ta_free(held[i].p);
-      }
+      for (size_t i = keep + 8; i < held.size(); i++) check_and_free(held[i], corrupt);
       held.resize(keep);
-      {
-        std::lock_guard<std::mutex> g(locks[(t + 1) % kThreads]);
-        auto &box = mailbox[(t + 1) % kThreads];
-        box.insert(box.end(), give.begin(), give.end());
-      }
-      std::vector<Block> mine;
-      {
-        std::lock_guard<std::mutex> g(locks[t]);
-        mine.swap(mailbox[t]);
-      }
-      for (Block &b : mine) {
-        if (!intact(b.p, b.n)) corrupt++;
-        ta_free(b.p);
-      }
+      mail.give((t + 1) % kThreads, give);
+      for (const Block &b : mail.take(t)) check_and_free(b, corrupt);
       ops += 64;
       if (rng() % 4 == 0) std::this_thread::sleep_for(std::chrono::microseconds(rng() % 300));
     }
-    for (Block &b : held) {
-      if (!intact(b.p, b.n)) corrupt++;
-      ta_free(b.p);
-    }
+    for (const Block &b : held) check_and_free(b, corrupt);
   };
   // Long-lived threads, then short-lived ones (a cache torn down while it may be reclaimed).
   std::vector<std::thread> ts;
@@ -211,11 +199,8 @@ TEST(Stress, ReclaimWhileInUse) {
   }
   stop = true;
   reclaimer.join();
-  for (auto &box : mailbox)
-    for (Block &b : box) {
-      if (!intact(b.p, b.n)) corrupt++;
-      ta_free(b.p);
-    }
+  for (int t = 0; t < kThreads; t++)
+    for (const Block &b : mail.take(t)) check_and_free(b, corrupt);
   ta_tcache_reclaim_counts(&caches1, &bytes1);
   EXPECT_EQ(corrupt.load(), 0);
   EXPECT_GT(ops.load(), 10000);
