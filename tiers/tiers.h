@@ -146,6 +146,11 @@ typedef struct {
   double demote_score;        /* demote only below this score ... */
   double promote_score;       /* ... promote only at or above this one (> demote_score) */
   uint64_t local_budget_bytes; /* most tracked bytes kept local; 0 = no cap */
+  /* Under a budget: a far extent at or above this score (below promote_score) may still come
+   * in, into free room or in place of local extents clearly colder than it (see
+   * ta_hotness_plan), so the DRAM the hot extents leave holds the warmest of the rest; 0 = only
+   * promote_score counts. */
+  double swap_score;
 } ta_hotness_params_t;
 
 /* The temperature record of one extent. Owned by whoever tracks the extent (migrate.c keeps

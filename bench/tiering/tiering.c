@@ -178,10 +178,12 @@ static int by_density(const void *a, const void *b) {
   return dx < dy ? 1 : dx > dy ? -1 : 0;
 }
 
-static double oracle_ns(object_t *obj, object_t **order, unsigned n, uint64_t budget) {
+/* The oracle's latency; *cold_share gets the share of the cold objects' accesses it serves
+ * from DRAM (what it does with the DRAM the hot set leaves, the diagnostic beside ours). */
+static double oracle_ns(object_t *obj, object_t **order, unsigned n, uint64_t budget, double *cold_share) {
   for (unsigned i = 0; i < n; i++) order[i] = &obj[i];
   qsort(order, n, sizeof(*order), by_density);
-  double left = (double)budget, cost = 0, total = 0;
+  double left = (double)budget, cost = 0, total = 0, cold = 0, cold_dram = 0;
   for (unsigned i = 0; i < n; i++) {
     object_t *x = order[i];
     double pages = (double)(x->npages * page_size);
@@ -189,7 +191,12 @@ static double oracle_ns(object_t *obj, object_t **order, unsigned n, uint64_t bu
     left -= frac * pages;
     cost += (double)x->count * (frac * lat_dram + (1 - frac) * lat_far);
     total += (double)x->count;
+    if (!x->hot) {
+      cold += (double)x->count;
+      cold_dram += (double)x->count * frac;
+    }
   }
+  *cold_share = cold ? cold_dram / cold : 0;
   return total ? cost / total : 0;
 }
 
@@ -306,6 +313,11 @@ int main(int argc, char **argv) {
     }
     size_t hot_pages = 0, hot_dram = 0, dram = 0, far = 0, absent = 0;
     double cost = 0, total = 0;
+    /* Diagnostics of the DRAM the hot set leaves: the share of cold accesses served from DRAM,
+     * and the mean size of cold objects mostly on DRAM (the oracle keeps the smallest: accesses
+     * are per object, so they are the densest). */
+    double cold_acc = 0, cold_acc_dram = 0, cold_dram_kb = 0;
+    unsigned cold_dram_objs = 0;
     for (unsigned i = 0; i < n; i++) {
       object_t *x = &obj[i];
       size_t on_dram = 0, on_far = 0;
@@ -328,19 +340,30 @@ int main(int argc, char **argv) {
       }
       cost += (double)x->count * x->mean_ns;
       total += (double)x->count;
+      if (!x->hot && seen) {
+        cold_acc += (double)x->count;
+        cold_acc_dram += (double)x->count * (double)on_dram / (double)seen;
+        if (2 * on_dram > seen) {
+          cold_dram_objs++;
+          cold_dram_kb += (double)(x->size >> 10);
+        }
+      }
     }
     /* The oracle's DRAM: the budget, or what the objects hold there now if that is more (the
      * kernel's watermarks are not exact), so it never has less DRAM than the allocator used. */
     uint64_t dram_bytes = (uint64_t)dram * page_size;
-    double oracle = oracle_ns(obj, order, n, dram_bytes > budget ? dram_bytes : budget);
+    double oracle_cold_share;
+    double oracle = oracle_ns(obj, order, n, dram_bytes > budget ? dram_bytes : budget, &oracle_cold_share);
     printf("sample name=%s t=%.2f phase=%u hot_residency=%.4f modelled_ns=%.2f oracle_ns=%.2f "
            "dram_bytes=%zu far_bytes=%zu absent_pages=%zu kernel_migrated=%llu allocator_migrated=%lld "
-           "accesses=%llu access_signal=%lld rounds=%lld\n",
+           "accesses=%llu access_signal=%lld rounds=%lld cold_dram_share=%.4f oracle_cold_dram_share=%.4f "
+           "cold_dram_objects=%u cold_dram_mean_kb=%.0f\n",
            o.name, t - start, phase, hot_pages ? (double)hot_dram / (double)hot_pages : 0.0,
            total ? cost / total : 0.0, oracle, (size_t)dram_bytes, far * page_size, absent,
            (unsigned long long)((vmstat("pgmigrate_success") - mig0) * page_size), allocator_stat("stats.migrated_bytes"),
            (unsigned long long)interval_accesses, allocator_stat("stats.access_signal"),
-           allocator_stat("stats.migrate_rounds"));
+           allocator_stat("stats.migrate_rounds"), cold_acc ? cold_acc_dram / cold_acc : 0.0, oracle_cold_share,
+           cold_dram_objs, cold_dram_objs ? cold_dram_kb / cold_dram_objs : 0.0);
     fflush(stdout);
     for (unsigned i = 0; i < n; i++) obj[i].count = 0;
     interval_accesses = 0;

@@ -28,25 +28,25 @@ static __thread bool in_init __attribute__((tls_model("initial-exec")));
 static void prefork(void) {
   pthread_mutex_lock(&init_mutex);
   if (ta_atomic_load(&init_state, ta_mo_acquire) != INIT_READY) return;
+  ta_tcache_prefork();
   ta_arena_prefork();
   ta_meta_prefork();
-  ta_tcache_prefork();
 }
 
 static void postfork_parent(void) {
   if (ta_atomic_load(&init_state, ta_mo_acquire) == INIT_READY) {
-    ta_tcache_postfork_parent();
     ta_meta_postfork_parent();
     ta_arena_postfork_parent();
+    ta_tcache_postfork_parent();
   }
   pthread_mutex_unlock(&init_mutex);
 }
 
 static void postfork_child(void) {
   if (ta_atomic_load(&init_state, ta_mo_acquire) == INIT_READY) {
-    ta_tcache_postfork_child();
     ta_meta_postfork_child();
     ta_arena_postfork_child();
+    ta_tcache_postfork_child();
     ta_background_postfork_child();
   }
   pthread_mutex_init(&init_mutex, NULL);

@@ -21,12 +21,18 @@ static void free_slow(void *p);
 
 /* ---- fast paths ---- */
 
+/* Every entry point that may touch the thread's cache runs between ta_tcache_enter and
+ * ta_tcache_leave, the slow paths and the other entries between their _slow forms (tcache.h:
+ * how an idle thread's cache is reclaimed); the slow paths leave for the fast paths, so these
+ * stay tail calls. */
 void *ta_malloc(size_t size) {
+  ta_tcache_enter();
   if (ta_likely(size <= TA_SMALL_MAX)) {
-    ta_cache_bin_t *bin = &ta_tcache_self->bins[ta_size_class_of(size)];
+    ta_cache_bin_t *bin = &ta_tcache_current()->bins[ta_size_class_of(size)];
     if (ta_likely(bin->count != 0)) {
       void *p = bin->slots[--bin->count];
       ta_tcache_unmark(p); /* handed out: no longer free (see the free marks in tcache.h) */
+      ta_tcache_leave();
       return p;
     }
   }
@@ -38,10 +44,11 @@ void *ta_malloc(size_t size) {
  * mark (a block still free: a double free, however many frees ago). Either failing goes to the
  * slow path, which tells a real misuse from a chance match and aborts before any state changes. */
 void ta_free(void *p) {
+  ta_tcache_enter();
   uintptr_t entry = ta_pagemap_entry(p);
   ta_extent_t *ext = ta_pagemap_entry_extent(entry);
   if (ta_likely(ext != NULL)) {
-    ta_tcache_t *tc = ta_tcache_self;
+    ta_tcache_t *tc = ta_tcache_current();
     /* The class from the entry, not the record's header: the bin's loads need not wait for the
      * record. Only used once the header says a slab (a large extent's entry has class 0). */
     ta_cache_bin_t *bin = &tc->bins[ta_pagemap_entry_class(entry)];
@@ -55,6 +62,7 @@ void ta_free(void *p) {
         ta_tcache_mark(p, key);
         slots[count] = p;
         bin->count = count + 1;
+        ta_tcache_leave();
         return;
       }
     }
@@ -117,7 +125,7 @@ static void *large_alloc(size_t size, size_t align, bool zero) {
   return p;
 }
 
-static TA_NOINLINE void *malloc_slow(size_t size) {
+static void *malloc_miss(size_t size) {
   if (ta_unlikely(!ta_init_ensure())) {
     void *p = ta_init_running_here() ? ta_boot_alloc(size, ALIGNMENT_MIN) : NULL;
     if (!p) errno = ENOMEM;
@@ -125,10 +133,17 @@ static TA_NOINLINE void *malloc_slow(size_t size) {
   }
   if (size <= TA_SMALL_MAX) {
     unsigned cls = ta_size_class_of(size);
-    void *p = ta_tcache_pop(ta_tcache_self, cls); /* the first call ran before the tables */
+    void *p = ta_tcache_pop(ta_tcache_current(), cls); /* the first call ran before the tables */
     return p ? p : class_slow(cls);
   }
   return large_alloc(size, ALIGNMENT_MIN, false);
+}
+
+static TA_NOINLINE void *malloc_slow(size_t size) {
+  ta_tcache_enter_slow();
+  void *p = malloc_miss(size);
+  ta_tcache_leave_slow();
+  return p;
 }
 
 static TA_COLD void invalid_free(void *p, const char *what) {
@@ -153,7 +168,7 @@ static bool small_is_free(ta_extent_t *ext, void *p) {
   if (ta_unlikely(ta_conf.debug) || ta_pagemap_entry_class(ta_pagemap_entry(p)) == TA_SLAB_VACANT_TAG)
     return !ta_bin_is_live(bin, ext, p);
   if (!ta_tcache_is_marked(p, ta_tcache_free_mark)) return false;
-  ta_tcache_t *tc = ta_tcache_self;
+  ta_tcache_t *tc = ta_tcache_current();
   if (tc != &ta_tcache_empty && ta_tcache_holds(tc, ext->size_class, p)) return true;
   return !ta_bin_is_live(bin, ext, p) ||
          ta_transfer_cache_holds(&ta_arenas[ext->arena]->transfer, ext->size_class, p) ||
@@ -171,7 +186,7 @@ static void small_check(const char *fn, ta_extent_t *ext, void *p) {
 
 /* Looks p up again rather than taking the fast path's extent: one more live value there cost
  * the fast path a register spill. */
-static TA_NOINLINE void free_slow(void *p) {
+static void free_miss(void *p) {
   if (p == NULL) return;
   ta_extent_t *ext = ta_pagemap_lookup(p);
   if (ext == NULL) {
@@ -188,8 +203,8 @@ static TA_NOINLINE void free_slow(void *p) {
   small_check("free", ext, p);
   if (ta_unlikely(ta_conf.debug)) memset(p, JUNK_FREE, ta_size_class_size(ext->size_class));
   ta_tcache_mark(p, ta_tcache_free_mark);
-  ta_tcache_t *tc = ta_tcache_self;
-  if (tc == &ta_tcache_empty) {
+  ta_tcache_t *tc = ta_tcache_attached();
+  if (tc == NULL) {
     ta_arena_flush(ext->size_class, &p, 1); /* no cache (disabled, thread exiting): straight home */
   } else if (ext->node != tc->node) {
     if (ta_node_heaps[ext->node]->cpuless) {
@@ -202,6 +217,12 @@ static TA_NOINLINE void free_slow(void *p) {
     ta_tcache_flush_push(tc, ext->size_class, p);
   }
   ta_background_after_free();
+}
+
+static TA_NOINLINE void free_slow(void *p) {
+  ta_tcache_enter_slow();
+  free_miss(p);
+  ta_tcache_leave_slow();
 }
 
 /* ---- the rest of the family ---- */
@@ -226,7 +247,12 @@ void *ta_calloc(size_t n, size_t size) {
     errno = ENOMEM;
     return NULL;
   }
-  if (total > TA_SMALL_MAX && ta_init_ensure()) return large_alloc(total, ALIGNMENT_MIN, true);
+  if (total > TA_SMALL_MAX && ta_init_ensure()) {
+    ta_tcache_enter_slow();
+    void *p = large_alloc(total, ALIGNMENT_MIN, true);
+    ta_tcache_leave_slow();
+    return p;
+  }
   void *p = ta_malloc(total);
   if (p) memset(p, 0, total);
   return p;
@@ -235,7 +261,7 @@ void *ta_calloc(size_t n, size_t size) {
 /* An object of at least `size` bytes aligned to `align` (a power of two). Small sizes use the
  * first class whose objects are all aligned: slabs start on a page, so a class size that is a
  * multiple of align (align <= page) gives aligned objects. */
-static void *aligned_alloc_impl(size_t align, size_t size) {
+static void *aligned_alloc_miss(size_t align, size_t size) {
   if (align <= ALIGNMENT_MIN) return ta_malloc(size);
   if (!ta_init_ensure()) {
     void *p = ta_init_running_here() ? ta_boot_alloc(size, align) : NULL;
@@ -245,7 +271,7 @@ static void *aligned_alloc_impl(size_t align, size_t size) {
   if (size <= TA_SMALL_MAX && align <= ta_hpa_geometry.page_size) {
     unsigned cls = ta_size_class_aligned(size, align);
     if (cls < TA_NCLASSES) {
-      void *p = ta_tcache_pop(ta_tcache_self, cls);
+      void *p = ta_tcache_pop(ta_tcache_current(), cls);
       return p ? p : class_slow(cls);
     }
   }
@@ -254,6 +280,13 @@ static void *aligned_alloc_impl(size_t align, size_t size) {
     return NULL;
   }
   return large_alloc(size, align, false);
+}
+
+static void *aligned_alloc_impl(size_t align, size_t size) {
+  ta_tcache_enter_slow();
+  void *p = aligned_alloc_miss(align, size);
+  ta_tcache_leave_slow();
+  return p;
 }
 
 static size_t round_pow2(size_t x) {
@@ -306,7 +339,7 @@ void *ta_pvalloc(size_t size) {
  * down. Either costs at most 1/RESIZE_SHARE of the block; a shrink that saves more still moves. */
 #define RESIZE_SHARE 4
 
-void *ta_realloc(void *p, size_t size) {
+static void *realloc_impl(void *p, size_t size) {
   if (p == NULL) return ta_malloc(size);
   if (size == 0) {
     ta_free(p);
@@ -340,6 +373,13 @@ void *ta_realloc(void *p, size_t size) {
   if (!q) return NULL; /* the old block is untouched */
   memcpy(q, p, old < size ? old : size);
   ta_free(p);
+  return q;
+}
+
+void *ta_realloc(void *p, size_t size) {
+  ta_tcache_enter_slow();
+  void *q = realloc_impl(p, size);
+  ta_tcache_leave_slow();
   return q;
 }
 

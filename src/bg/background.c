@@ -72,6 +72,8 @@ static void *loop(void *arg) {
   for (;;) {
     uint64_t now = ta_os_now_ns();
     if (ta_conf.thp_prefault) ta_arena_prefault_step(ta_conf.thp_prefault, now);
+    /* Idle threads' caches first, so the slabs they empty start their decay now. */
+    ta_tcache_reclaim_idle(now, ta_conf.tcache_idle_ms * 1000000ull);
     ta_purge_step(now, 0, false);
     /* A round moves at most what migrate_mb_s allows in one interval (MB/s * ms = 1000 B). */
     ta_migrate_step(now, ta_conf.migrate_mb_s * ta_conf.migrate_interval_ms * 1000);

@@ -23,7 +23,10 @@
 
 ta_tcache_t ta_tcache_empty;
 uintptr_t ta_tcache_free_mark;
-__thread ta_tcache_t *ta_tcache_self __attribute__((tls_model("initial-exec"))) = &ta_tcache_empty;
+__thread ta_tcache_tls_t ta_tcache_tls __attribute__((tls_model("initial-exec"))) = {&ta_tcache_empty, 0, 0};
+/* The thread's cache while ta_tcache_tls.self may point at the empty one because the reclaimer
+ * emptied it (NULL before the first and after the last). */
+static __thread ta_tcache_t *own_cache __attribute__((tls_model("initial-exec")));
 /* Set once a thread's cache is torn down at exit, so destructors that run later (C++
  * thread_local objects, other libraries' keys) are served without re-creating it. */
 static __thread bool thread_done __attribute__((tls_model("initial-exec")));
@@ -32,8 +35,13 @@ __thread int ta_thread_tier __attribute__((tls_model("initial-exec"))) = -1;
 
 static pthread_key_t exit_key;
 static bool caching;
+/* Guards the list of live caches, and is held by the reclaimer for the whole of emptying a
+ * cache, so an owner re-attaching its cache or a thread exiting waits for it. */
 static ta_mutex_t list_lock = TA_MUTEX_INITIALIZER(TA_LOCK_RANK_TCACHE_LIST);
 static ta_list_t live_caches = {&live_caches, &live_caches};
+/* Reclaim: off once the kernel has no barrier; counts for the stats. */
+static ta_atomic(int) fence_missing;
+static ta_atomic(uint64_t) reclaimed_caches, reclaimed_bytes;
 
 #define GC_EVENTS 256
 /* A flush in a run of frees keeps 1/BURST_KEEP_SHARE of the stack (the most recent objects). */
@@ -69,6 +77,7 @@ static void flush_oldest(ta_cache_bin_t *bin, unsigned cls, uint32_t n, ta_arena
 
 /* Counts a slow-path event of class cls; every GC_EVENTS events, trims idle classes. */
 static void gc_tick(ta_tcache_t *tc, unsigned cls) {
+  __atomic_store_n(&tc->slow_calls, tc->slow_calls + 1, __ATOMIC_RELAXED); /* the reclaimer reads it */
   tc->active[cls / 64] |= (uint64_t)1 << (cls % 64);
   if (++tc->events < GC_EVENTS) return;
   tc->events = 0;
@@ -102,12 +111,15 @@ static void settle(ta_tcache_t *tc, unsigned node) {
 
 static void destroy(void *arg) {
   ta_tcache_t *tc = arg;
-  ta_tcache_self = &ta_tcache_empty;
   thread_done = true;
-  flush_all(tc);
+  /* Off the list first: a reclaimer emptying this cache finishes before the thread's TLS,
+   * which it writes, goes away, and none starts after. */
   ta_mutex_lock(&list_lock);
   ta_list_remove(&tc->link);
+  __atomic_store_n(&ta_tcache_tls.self, &ta_tcache_empty, __ATOMIC_RELAXED);
+  own_cache = NULL;
   ta_mutex_unlock(&list_lock);
+  flush_all(tc);
   ta_meta_free(tc, tc->alloc_size);
 }
 
@@ -127,9 +139,21 @@ int ta_tcache_boot(bool enabled) {
   return enabled ? pthread_key_create(&exit_key, destroy) : 0;
 }
 
-ta_tcache_t *ta_tcache_get(void) {
-  ta_tcache_t *tc = ta_tcache_self;
+ta_tcache_t *ta_tcache_attached(void) {
+  ta_tcache_t *tc = ta_tcache_current();
   if (tc != &ta_tcache_empty) return tc;
+  if (!own_cache) return NULL;
+  /* Emptied by the reclaimer: taking the lock waits for it to finish. */
+  ta_mutex_lock(&list_lock);
+  tc = own_cache;
+  __atomic_store_n(&ta_tcache_tls.self, tc, __ATOMIC_RELAXED);
+  ta_mutex_unlock(&list_lock);
+  return tc;
+}
+
+ta_tcache_t *ta_tcache_get(void) {
+  ta_tcache_t *tc = ta_tcache_attached();
+  if (tc) return tc;
   if (!caching || thread_done) return NULL;
   size_t nslots = 0;
   for (unsigned c = 0; c < TA_NCLASSES; c++) nslots += slots_for(c);
@@ -147,12 +171,14 @@ ta_tcache_t *ta_tcache_get(void) {
     slots += tc->bins[c].max;
   }
   settle(tc, ta_tcache_target_node());
+  tc->tls = &ta_tcache_tls;
   ta_mutex_lock(&list_lock);
   ta_list_push_back(&live_caches, &tc->link);
+  own_cache = tc;
+  __atomic_store_n(&ta_tcache_tls.self, tc, __ATOMIC_RELAXED);
   ta_mutex_unlock(&list_lock);
   /* pthread_setspecific may allocate its second-level key array through malloc; the cache is
    * already usable, so that recursion is served normally. */
-  ta_tcache_self = tc;
   pthread_setspecific(exit_key, tc);
   return tc;
 }
@@ -206,6 +232,7 @@ void ta_tcache_flush_push(ta_tcache_t *tc, unsigned cls, void *p) {
 }
 
 void ta_tcache_free_remote(ta_tcache_t *tc, void *p, unsigned node) {
+  __atomic_store_n(&tc->slow_calls, tc->slow_calls + 1, __ATOMIC_RELAXED);
   if (tc->nremote && tc->remote_node != node) send_remote(tc);
   tc->remote_node = (uint16_t)node;
   tc->remote[tc->nremote++] = p;
@@ -239,8 +266,92 @@ bool ta_tcache_others_hold(const ta_tcache_t *self, unsigned cls, const void *p)
 }
 
 void ta_tcache_flush_self(void) {
-  ta_tcache_t *tc = ta_tcache_self;
+  ta_tcache_enter_slow();
+  ta_tcache_t *tc = ta_tcache_current();
   if (tc != &ta_tcache_empty) flush_all(tc);
+  ta_tcache_leave_slow();
+}
+
+static size_t cached_bytes(const ta_tcache_t *tc) {
+  size_t bytes = 0;
+  for (unsigned c = 0; c < TA_NCLASSES; c++) bytes += (size_t)tc->bins[c].count * ta_class_info[c].size;
+  for (uint32_t i = 0; i < tc->nremote; i++) {
+    ta_extent_t *ext = ta_pagemap_lookup(tc->remote[i]);
+    if (ext) bytes += ta_size_class_size(ext->size_class);
+  }
+  return bytes;
+}
+
+/* Caches detached per barrier: one membarrier (an interrupt on every CPU running a thread of
+ * the process) serves a whole batch. */
+#define RECLAIM_BATCH 64
+
+/* Empties the caches of batch[0..n), whose threads looked idle, except those whose thread is
+ * inside the allocator (see tcache.h for why this is safe without the owners' help). Called
+ * with list_lock held, so no such thread can exit or re-attach meanwhile. Returns the bytes
+ * taken and counts the caches emptied. */
+static size_t reclaim(ta_tcache_t **batch, unsigned n, uint64_t *emptied) {
+  for (unsigned i = 0; i < n; i++) __atomic_store_n(&batch[i]->tls->self, &ta_tcache_empty, __ATOMIC_RELAXED);
+  int err = ta_os_fence_threads();
+  if (err) ta_atomic_store(&fence_missing, 1, ta_mo_relaxed); /* stats.tcache_reclaims stays 0 */
+  size_t total = 0;
+  for (unsigned i = 0; i < n; i++) {
+    ta_tcache_t *tc = batch[i];
+    /* inside first, with acquire: a nested fast path that cleared it under a running slow
+     * path wrote depth before, so depth then reads raised. */
+    if (err || __atomic_load_n(&tc->tls->inside, __ATOMIC_ACQUIRE) ||
+        __atomic_load_n(&tc->tls->depth, __ATOMIC_RELAXED)) {
+      /* Inside, perhaps with the old pointer: it keeps its cache. Whatever it did meanwhile
+       * with the empty one (a free straight to its bin, a re-attach waiting on the lock) is
+       * consistent with getting the cache back. */
+      __atomic_store_n(&tc->tls->self, tc, __ATOMIC_RELAXED);
+      continue;
+    }
+    size_t bytes = cached_bytes(tc);
+    flush_all(tc);
+    total += bytes;
+    *emptied += bytes != 0;
+  }
+  return total;
+}
+
+size_t ta_tcache_reclaim_idle(uint64_t now, uint64_t idle_ns) {
+  if (!caching || idle_ns == 0 || ta_atomic_load(&fence_missing, ta_mo_relaxed)) return 0;
+  ta_tcache_t *mine = own_cache, *batch[RECLAIM_BATCH];
+  unsigned n = 0;
+  size_t total = 0;
+  uint64_t caches = 0;
+  ta_mutex_lock(&list_lock);
+  for (ta_list_t *l = live_caches.next; l != &live_caches; l = l->next) {
+    ta_tcache_t *tc = ta_list_entry(l, ta_tcache_t, link);
+    /* A detached cache is empty until its thread comes back. */
+    if (tc == mine || __atomic_load_n(&tc->tls->self, __ATOMIC_RELAXED) != tc) continue;
+    uint64_t calls = __atomic_load_n(&tc->slow_calls, __ATOMIC_RELAXED);
+    if (calls != tc->seen_calls || tc->seen_ns == 0) {
+      tc->seen_calls = calls;
+      tc->seen_ns = now;
+      continue;
+    }
+    if (now - tc->seen_ns < idle_ns) continue;
+    tc->seen_ns = now; /* tried: not again before another idle period */
+    batch[n++] = tc;
+    if (n == RECLAIM_BATCH) {
+      total += reclaim(batch, n, &caches);
+      n = 0;
+    }
+  }
+  if (n) total += reclaim(batch, n, &caches);
+  ta_mutex_unlock(&list_lock);
+  if (caches) {
+    ta_atomic_fetch_add(&reclaimed_caches, caches, ta_mo_relaxed);
+    ta_atomic_fetch_add(&reclaimed_bytes, total, ta_mo_relaxed);
+  }
+  return total;
+}
+
+void ta_tcache_reclaim_counts(uint64_t *caches, uint64_t *bytes) {
+  *caches = ta_atomic_load(&reclaimed_caches, ta_mo_relaxed);
+  *bytes = ta_atomic_load(&reclaimed_bytes, ta_mo_relaxed);
 }
 
 void ta_tcache_prefork(void) { ta_mutex_lock(&list_lock); }
@@ -251,7 +362,7 @@ void ta_tcache_postfork_child(void) {
   /* Only the forking thread exists in the child. Other threads' caches hold objects the child
    * can never free through them; they stay allocated (as in every allocator with thread
    * caches), and their records leave the list so nothing walks a dead thread's cache. */
-  ta_tcache_t *self = ta_tcache_self;
+  ta_tcache_t *self = own_cache;
   ta_list_init(&live_caches);
-  if (self != &ta_tcache_empty) ta_list_push_back(&live_caches, &self->link);
+  if (self) ta_list_push_back(&live_caches, &self->link);
 }

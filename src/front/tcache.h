@@ -4,8 +4,24 @@
  * touch only the calling thread's memory: no lock, no atomic read-modify-write, no call. The
  * thread-local pointer starts at a shared empty cache whose stacks have no room, so the first
  * call of a thread takes the slow path (which creates its cache) without a NULL test on the
- * fast path. The cache itself lives in metadata; only the pointer is in initial-exec TLS, which
- * keeps tieralloc's static TLS to a few bytes (it can be dlopen()ed late). */
+ * fast path. The cache itself lives in metadata; only the pointer and two flags (below) are in
+ * initial-exec TLS, which keeps tieralloc's static TLS to a few bytes (it can be
+ * dlopen()ed late).
+ *
+ * An idle thread's cache is emptied by the background thread (ta_tcache_reclaim_idle): a
+ * thread that stops calling the allocator (blocked on a queue, asleep, waiting for requests)
+ * would otherwise pin the slabs under its cached objects for as long as it lives. The owner
+ * pays no atomic read-modify-write and no fence for this, only two stores of constants per
+ * fast-path call: a fast path sets `inside` before it reads its cache pointer and clears it
+ * when it returns; every slow path and every other entry point that may touch the cache runs
+ * with `depth` raised (ta_tcache_enter_slow/leave_slow), which nests (the slow paths' own
+ * allocations, as pthread_setspecific's or pthread_create's, come back through the fast path,
+ * whose exit clears `inside` under them). The reclaimer points the idle thread's cache pointer
+ * at the empty cache, makes every running thread pass a memory barrier (ta_os_fence_threads),
+ * then reads both: both clear means the owner is outside the allocator and its next call will
+ * see the empty cache (and take the slow path, which re-attaches its cache under the list lock
+ * after the reclaimer is done); either set means it may be inside with the old pointer, and
+ * the reclaimer puts the pointer back and tries later. */
 #ifndef TA_TCACHE_H
 #define TA_TCACHE_H
 
@@ -41,6 +57,12 @@ typedef struct ta_tcache {
   uint16_t node;
   ta_arena_t *arena;
   ta_list_t link;      /* on the list of live caches */
+  /* For the reclaimer: the owner's TLS slots (valid while the cache is on the list, which its
+   * thread leaves before exiting), its slow-path calls (written by the owner only), and what
+   * the reclaimer saw of them last, and when. */
+  struct ta_tcache_tls *tls;
+  uint64_t slow_calls;
+  uint64_t seen_calls, seen_ns;
   size_t alloc_size;
   uint32_t events;     /* slow-path events since the last trim */
   uint64_t active[(TA_NCLASSES + 63) / 64]; /* classes with a slow-path event since then */
@@ -71,7 +93,34 @@ TA_INLINE bool ta_tcache_is_marked(const void *p, uintptr_t key) {
 }
 TA_INLINE void ta_tcache_mark(void *p, uintptr_t key) { *(ta_mark_word_t *)p = (uintptr_t)p ^ key; }
 TA_INLINE void ta_tcache_unmark(void *p) { *(ta_mark_word_t *)p = 0; }
-extern __thread ta_tcache_t *ta_tcache_self __attribute__((tls_model("initial-exec")));
+/* One TLS block, so the fast path finds all three through one thread-pointer offset. */
+typedef struct ta_tcache_tls {
+  ta_tcache_t *self; /* the thread's cache; the empty cache when it has none or was reclaimed */
+  int inside;        /* a fast path is running */
+  int depth;         /* slow paths and other entry points running (nested) */
+} ta_tcache_tls_t;
+extern __thread ta_tcache_tls_t ta_tcache_tls __attribute__((tls_model("initial-exec")));
+
+/* Brackets a fast path. The store is ordered before the cache pointer's load only by the
+ * compiler here; the reclaimer's barrier orders it for the CPU. */
+TA_INLINE void ta_tcache_enter(void) {
+  __atomic_store_n(&ta_tcache_tls.inside, 1, __ATOMIC_RELAXED);
+  __atomic_signal_fence(__ATOMIC_SEQ_CST);
+}
+/* Release: the cache's stores of this call are visible to a reclaimer that sees it clear. */
+TA_INLINE void ta_tcache_leave(void) { __atomic_store_n(&ta_tcache_tls.inside, 0, __ATOMIC_RELEASE); }
+/* Brackets a slow path or an entry point without a fast path. */
+TA_INLINE void ta_tcache_enter_slow(void) {
+  __atomic_store_n(&ta_tcache_tls.depth, ta_tcache_tls.depth + 1, __ATOMIC_RELAXED);
+  ta_tcache_enter();
+}
+TA_INLINE void ta_tcache_leave_slow(void) {
+  __atomic_store_n(&ta_tcache_tls.depth, ta_tcache_tls.depth - 1, __ATOMIC_RELAXED);
+  ta_tcache_leave();
+}
+/* The calling thread's cache pointer; another thread may store it, so it is read as an atomic
+ * (a plain load on every target). */
+TA_INLINE ta_tcache_t *ta_tcache_current(void) { return __atomic_load_n(&ta_tcache_tls.self, __ATOMIC_RELAXED); }
 
 TA_INLINE void *ta_tcache_pop(ta_tcache_t *tc, unsigned cls) {
   ta_cache_bin_t *bin = &tc->bins[cls];
@@ -94,6 +143,9 @@ TA_INLINE bool ta_tcache_push(ta_tcache_t *tc, unsigned cls, void *p) {
 /* The calling thread's cache, created on first use; NULL when this thread has none and will
  * get none (caching disabled, the thread is exiting, or metadata memory ran out). */
 ta_tcache_t *ta_tcache_get(void);
+/* The calling thread's cache if it has one (re-attached if the reclaimer emptied it), else
+ * NULL; never creates one. */
+ta_tcache_t *ta_tcache_attached(void);
 /* The calling thread's default tier (-1: its own node), set by tieralloc_thread_tier. */
 extern __thread int ta_thread_tier __attribute__((tls_model("initial-exec")));
 
@@ -119,6 +171,12 @@ bool ta_tcache_holds(const ta_tcache_t *tc, unsigned cls, const void *p);
 bool ta_tcache_others_hold(const ta_tcache_t *self, unsigned cls, const void *p);
 /* Returns every cached object of the calling thread to the arenas. */
 void ta_tcache_flush_self(void);
+/* The background thread's step: empties the cache of every other thread that has made no
+ * slow-path call for idle_ns (and still has its cache attached), as described at the top.
+ * Returns the bytes taken back. Does nothing where the kernel offers no barrier (ENOSYS). */
+size_t ta_tcache_reclaim_idle(uint64_t now, uint64_t idle_ns);
+/* Cumulative counts for the stats: caches emptied and bytes taken back by reclaim. */
+void ta_tcache_reclaim_counts(uint64_t *caches, uint64_t *bytes);
 
 /* Start-up: the thread-exit hook. Returns 0 or an errno value. */
 int ta_tcache_boot(bool enabled);

@@ -44,6 +44,7 @@ typedef struct ta_hpage {
   uint8_t state;
   bool broken;
   bool marked; /* advised MADV_NOHUGEPAGE */
+  bool base_only; /* marked before anything in it was resident (ta_hpa_keep_base): base pages only */
   uint64_t dirty_since;
   uint64_t kept_since; /* see the invariants; 0 = not kept whole in this dirty stretch */
   uint64_t bits[]; /* used[words], then dirty[words], then hollow[words] */
@@ -459,6 +460,7 @@ static void unbreak(ta_hpa_t *hpa, ta_hpage_t *hp) {
     hpa->stats.marked_units--;
   }
   hp->broken = false;
+  hp->base_only = false;
   hpa->stats.broken_units--;
 }
 
@@ -571,6 +573,30 @@ static size_t for_each_unit_part(ta_hpa_t *hpa, void *addr, size_t npages,
     npages -= n;
   }
   return done;
+}
+
+/* ---- base pages for blocks the hotness policy ranks ---- */
+
+static size_t keep_base_part(ta_hpa_t *hpa, ta_hpage_t *hp, size_t off, size_t n, bool unused) {
+  (void)off;
+  (void)unused;
+  if (n == ta_hpa_geometry.unit_pages) return 0; /* a whole unit is watched and moved whole */
+  /* Nothing else lives in the unit and no freed page of it is resident: nothing of it is. (A
+   * unit whose hugepage was split by an interior purge and which then emptied may keep pages no
+   * one was given resident in a piece of the old hugepage; not told apart here.) */
+  if (!hp->broken && hp->nused == n && hp->ndirty == 0) {
+    mark_broken(hpa, hp);
+    hp->base_only = hp->marked;
+  }
+  return hp->base_only ? 0 : 1;
+}
+
+bool ta_hpa_keep_base(ta_hpa_t *hpa, void *addr, size_t npages) {
+  if (!ta_hpa_geometry.hugepages) return true;
+  ta_mutex_lock(&hpa->lock);
+  size_t shared = for_each_unit_part(hpa, addr, npages, keep_base_part, false);
+  ta_mutex_unlock(&hpa->lock);
+  return shared == 0;
 }
 
 void ta_hpa_begin_inside(ta_hpa_t *hpa) {

@@ -121,6 +121,17 @@ void ta_hpa_free(ta_hpa_t *hpa, void *addr, size_t npages);
  * Returns true on success. */
 bool ta_hpa_try_grow(ta_hpa_t *hpa, void *addr, size_t npages, size_t more, bool *zeroed);
 
+/* For a block the hotness policy will rank (large.c), just allocated and not touched yet: each
+ * unit the block covers only in part and that holds nothing else resident is broken and marked
+ * MADV_NOHUGEPAGE now, before the first touch, so it is faulted in base pages; later blocks
+ * placed in such a unit are in base pages too. Returns true when every unit the block covers in
+ * part is such a unit: no transparent hugepage is shared with a neighbour, so the policy need
+ * not split one before it watches or moves the block (splitting the tiering benchmark's 640
+ * blocks took ~3 s of each run under TCG). False otherwise (the unit held other data, or the
+ * bound nohuge_marks_max was reached): the policy splits as before. The cost: such units are
+ * never hugepages while they hold data (a ranked block sharing a hugepage is split anyway). */
+bool ta_hpa_keep_base(ta_hpa_t *hpa, void *addr, size_t npages);
+
 /* Purges what is due at `now`, at most budget_pages pages (0 = no limit); `force` ignores the
  * decay period (explicit purge requests). Returns the pages purged. */
 size_t ta_hpa_purge_step(ta_hpa_t *hpa, uint64_t now_ns, size_t budget_pages, bool force);

@@ -18,6 +18,7 @@
 #define QUANTUM ((size_t)1 << TA_PAGEMAP_QUANTUM_SHIFT)
 
 bool ta_large_tracking;
+bool ta_large_keep_base;
 
 void *ta_large_alloc(ta_hpa_t *hpa, size_t size, size_t align, bool zero, unsigned node) {
   const ta_hpa_geometry_t *g = &ta_hpa_geometry;
@@ -46,7 +47,9 @@ void *ta_large_alloc(ta_hpa_t *hpa, size_t size, size_t align, bool zero, unsign
   }
   if (zero && !zeroed) memset(p, 0, ext->usable);
   ext->tier = (uint16_t)node;
-  ext->split = false;
+  /* Only pages not resident yet (zeroed: none of them was handed out and freed since it was
+   * last purged) can be kept off hugepages; the caller touches them first after this. */
+  ext->split = ta_large_keep_base && zeroed && ta_hpa_keep_base(hpa, p, npages);
   if (ta_large_tracking) {
     ta_hotness_init(&ext->heat, ta_os_now_ns(), TA_HOTNESS_HINT_NONE, false);
     ta_mutex_lock(&hpa->track_lock);

@@ -23,6 +23,10 @@ bool ta_large_resize_in_place(ta_hpa_t *hpa, ta_extent_t *ext, size_t size);
 /* Set once at start-up when the hotness policy runs: from then on every large extent is put
  * on its heap's tracking list. */
 extern bool ta_large_tracking;
+/* Set by the hotness policy when it will rank blocks (a tier_local_mb budget and an access
+ * signal): a new tracked block is kept in base pages where it can be (ta_hpa_keep_base), and
+ * is then marked split already. */
+extern bool ta_large_keep_base;
 /* Records the allocation call's hot/cold hint (TA_HOTNESS_HINT_*) for a tracked extent. */
 void ta_large_set_hint(ta_hpa_t *hpa, ta_extent_t *ext, unsigned hint);
 /* Pins up to `max` idle tracked extents of hpa into out[] (rotating them to the back of the

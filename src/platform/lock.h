@@ -1,8 +1,9 @@
 /* lock.h: the allocator's mutex and the one declaration of the lock order.
  *
  * Lock order (a thread may take a lock only while holding locks of lower rank):
- *   init < transfer < bin < slab_cache < large < hpa < meta < tcache_list.
- * An arena's transfer cache lock is taken alone and nothing is taken under it.
+ *   init < tcache_list < transfer < bin < slab_cache < large < hpa < meta.
+ * The thread-cache list lock is held while an idle thread's cache is flushed into the arenas
+ * (tcache.c), so it comes before every arena lock. An arena's transfer cache lock is taken alone and nothing is taken under it.
  * A bin lock is held while its slab is taken from the arena's slab cache or the hugepage
  * allocator; the slab cache returns slabs to the hugepage allocator under its own lock; the
  * hugepage allocator takes metadata while holding its lock; nothing takes a bin while holding
@@ -22,13 +23,13 @@ TA_EXTERN_C_BEGIN
 
 typedef enum {
   TA_LOCK_RANK_INIT = 1,
-  TA_LOCK_RANK_TRANSFER = 2,
-  TA_LOCK_RANK_BIN = 3,
-  TA_LOCK_RANK_SLAB_CACHE = 4,
-  TA_LOCK_RANK_LARGE = 5,
-  TA_LOCK_RANK_HPA = 6,
-  TA_LOCK_RANK_META = 7,
-  TA_LOCK_RANK_TCACHE_LIST = 8,
+  TA_LOCK_RANK_TCACHE_LIST = 2,
+  TA_LOCK_RANK_TRANSFER = 3,
+  TA_LOCK_RANK_BIN = 4,
+  TA_LOCK_RANK_SLAB_CACHE = 5,
+  TA_LOCK_RANK_LARGE = 6,
+  TA_LOCK_RANK_HPA = 7,
+  TA_LOCK_RANK_META = 8,
 } ta_lock_rank_t;
 
 typedef struct {

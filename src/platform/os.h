@@ -49,8 +49,9 @@ typedef struct ta_os_ops {
    * then SOFTDIRTY, then gives NONE); opens the files again in a forked child (which does not
    * get DAMON: its parent's kdamond holds it). Returns the kind in force. */
   int (*access_open)(int want);
-  /* For pages[0..n): state[i] = 1 when the page was accessed since it was last re-armed, 0
-   * when not, -1 when unknown (not present, no frame number visible, outside DAMON's regions);
+  /* For pages[0..n): state[i] = how much the page was accessed since it was last re-armed,
+   * from 0 (not) to TA_OS_ACCESS_FULL (IDLE and SOFTDIRTY: accessed at all; DAMON: graded by
+   * its nr_accesses), -1 when unknown (not present, no frame number visible, outside DAMON's regions);
    * then re-arms each page (IDLE: marks it idle again). DAMON: the first call after a rearm
    * reads a fresh snapshot of the kdamond's regions (blocks for two to three of its 100 ms
    * aggregation intervals), later calls answer from it. */
@@ -94,6 +95,9 @@ typedef enum {
   TA_OS_ACCESS_NONE = 3,
   TA_OS_ACCESS_DAMON = 4
 } ta_os_access_kind_t;
+
+/* access_sample's "accessed" (the top of its grades). */
+#define TA_OS_ACCESS_FULL 64
 
 extern const ta_os_ops_t ta_os_linux_ops;
 extern const ta_os_ops_t *ta_os_ops;
@@ -143,6 +147,16 @@ TA_INLINE int ta_os_populate(void *addr, size_t size) {
  * nothing in a test needs a fake of sleeping. */
 void ta_os_event_wait(const uint32_t *word, uint32_t seen, uint64_t timeout_ns);
 void ta_os_event_wake(const uint32_t *word);
+
+/* A memory barrier on every thread of this process that is running now (membarrier(2),
+ * MEMBARRIER_CMD_PRIVATE_EXPEDITED, Linux 4.14+; registered on first use): when it returns,
+ * every store another thread made before its barrier is visible to the caller, and every store
+ * the caller made before the call is visible to the other threads' later loads. Lets a thread
+ * read another thread's private state with no fence on that thread's side (the thread cache's
+ * reclaim of idle threads, tcache.c). Errors: ENOSYS (no membarrier, as under seccomp or some
+ * emulators), EINVAL/EPERM (command not supported). Not part of the ops table: a fake cannot
+ * stand in for a barrier. */
+int ta_os_fence_threads(void);
 
 /* Machine facts read once at start-up (ta_os_init) and constant afterwards. */
 typedef struct {

@@ -129,6 +129,25 @@ void ta_os_event_wake(const uint32_t *word) {
   syscall(SYS_futex, word, FUTEX_WAKE_PRIVATE, INT32_MAX, NULL, NULL, 0);
 }
 
+/* membarrier(2) commands, from linux/membarrier.h (not every libc ships the header). */
+#define FENCE_CMD_PRIVATE_EXPEDITED (1 << 3)
+#define FENCE_CMD_REGISTER_PRIVATE_EXPEDITED (1 << 4)
+
+int ta_os_fence_threads(void) {
+#ifdef SYS_membarrier
+  /* Registration belongs to the address space: a forked child has a new one, and the command
+   * then fails with EPERM until it registers again (registering twice is harmless). */
+  for (int attempt = 0; attempt < 2; attempt++) {
+    if (syscall(SYS_membarrier, FENCE_CMD_PRIVATE_EXPEDITED, 0, 0) == 0) return 0;
+    if (errno != EPERM) return errno;
+    if (syscall(SYS_membarrier, FENCE_CMD_REGISTER_PRIVATE_EXPEDITED, 0, 0) != 0) return errno;
+  }
+  return EPERM;
+#else
+  return ENOSYS;
+#endif
+}
+
 long ta_os_read_file(const char *path, char *buf, size_t size) {
   int fd = open(path, O_RDONLY | O_CLOEXEC);
   if (fd < 0) return -1;

@@ -161,14 +161,14 @@ int ta_os_linux_access_sample(void *const *pages, unsigned n, int8_t *state) {
     state[i] = -1;
     if (!read_entry(pages[i], &entry) || !(entry & PM_PRESENT)) continue;
     if (kind_in_force == TA_OS_ACCESS_SOFTDIRTY) {
-      state[i] = (entry & PM_SOFT_DIRTY) != 0;
+      state[i] = (entry & PM_SOFT_DIRTY) ? TA_OS_ACCESS_FULL : 0;
       continue;
     }
     uint64_t pfn = entry & PM_PFN_MASK, word;
     if (!pfn) continue;
     off_t off = (off_t)(pfn / 64 * 8);
     if (pread(bitmap_fd, &word, 8, off) != 8) continue;
-    state[i] = !((word >> (pfn % 64)) & 1);
+    state[i] = (word >> (pfn % 64)) & 1 ? 0 : TA_OS_ACCESS_FULL;
     word = 1ull << (pfn % 64);
     if (pwrite(bitmap_fd, &word, 8, off) != 8) state[i] = -1;
   }

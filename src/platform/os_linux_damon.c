@@ -27,6 +27,8 @@
 #define _GNU_SOURCE
 #include "os_linux_damon.h"
 
+#include "os.h"
+
 #include <errno.h>
 #include <fcntl.h>
 #include <signal.h>
@@ -208,7 +210,7 @@ int ta_os_damon_start(ta_os_damon_t *d, const char *root, pid_t pid, const ta_os
   d->created = d->fixed = false;
   d->nregions = d->spare_n = d->misses = d->cur = d->watched = 0;
   d->watch_sig = 0;
-  d->busy_min = 1;
+  d->most = 1;
   size_t len = strlen(root);
   if (len >= sizeof(d->root)) return ENAMETOOLONG;
   memcpy(d->root, root, len + 1);
@@ -371,9 +373,7 @@ int ta_os_damon_refresh(ta_os_damon_t *d, uint64_t now_ns, unsigned attempts) {
   uint32_t most = 0;
   for (unsigned i = 0; i < d->nregions; i++)
     if (d->regions[d->cur][i].nr_accesses > most) most = d->regions[d->cur][i].nr_accesses;
-  /* Graded: a cold block's one page is touched now and then, a hot one's in nearly every
-   * sample, so "busy" is three quarters of the busiest region's count (at least one). */
-  d->busy_min = (3 * most + 3) / 4 > 1 ? (3 * most + 3) / 4 : 1;
+  d->most = most ? most : 1;
   d->prev_snap_ns = d->snap_ns;
   d->snap_ns = now_ns;
   return 0;
@@ -388,10 +388,10 @@ int ta_os_damon_accessed(const ta_os_damon_t *d, uintptr_t addr) {
   }
   const ta_os_damon_region_t *r = &d->regions[d->cur][lo];
   if (lo == d->nregions || r->start > addr) return -1;
-  if (d->fixed) return r->nr_accesses >= d->busy_min;
-  if (r->nr_accesses) return 1;
+  if (d->fixed) return (int)((r->nr_accesses < d->most ? r->nr_accesses : d->most) * TA_OS_ACCESS_FULL / d->most);
+  if (r->nr_accesses) return TA_OS_ACCESS_FULL;
   uint64_t window = d->snap_ns - d->prev_snap_ns;
-  return (uint64_t)r->age * d->aggr_ns < window ? 1 : 0;
+  return (uint64_t)r->age * d->aggr_ns < window ? TA_OS_ACCESS_FULL : 0;
 }
 
 void ta_os_damon_stop(ta_os_damon_t *d) {

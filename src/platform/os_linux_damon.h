@@ -69,7 +69,7 @@ typedef struct {
   bool fixed;         /* fvaddr: the kdamond watches the ranges of ta_os_damon_watch only */
   unsigned watched;   /* ranges given by the last successful ta_os_damon_watch */
   uint64_t watch_sig; /* their signature: the same set is not written again */
-  uint32_t busy_min;  /* fixed: nr_accesses from which a region reads accessed (per snapshot) */
+  uint32_t most;      /* the snapshot's largest nr_accesses (at least 1): fixed ranges are graded by it */
   uint64_t aggr_ns;
   uint64_t snap_ns, prev_snap_ns; /* when the last two snapshots were taken (start counts) */
   unsigned misses;    /* refreshes in a row that gave no snapshot */
@@ -115,15 +115,19 @@ int ta_os_damon_refresh(ta_os_damon_t *d, uint64_t now_ns, unsigned attempts);
  * snapshot in force is untouched). */
 int ta_os_damon_read(ta_os_damon_t *d);
 
-/* 1 when the region holding addr was accessed, 0 when not, -1 when no region of the snapshot
- * holds it. nr_accesses covers only the last aggregation interval. Fixed ranges: accessed
- * means nr_accesses of at least three quarters of the snapshot's largest (at least 1). In the
- * tiering benchmark (2-3 M accesses/s) a hot block's page is touched in nearly every 64 ms
- * sample (0.9 of the accesses over 64 blocks) and a cold one of average size (0.53 MiB) in
- * 15-25% (0.1 over 576; a small one's pages more often), so a quarter of the largest (one
- * sample of four, the first try) read most cold blocks busy. vaddr: any nr_accesses, or a region whose nr_accesses is
- * 0 but whose age is younger than the time between the two snapshots (its access frequency
- * changed within that time, so it was accessed then). */
+/* How much the region holding addr was accessed, from 0 to TA_OS_ACCESS_FULL (os.h), or -1
+ * when no region of the snapshot holds it. nr_accesses covers only the last aggregation
+ * interval. Fixed ranges (one sampled page of a block each): graded, nr_accesses over the
+ * snapshot's largest, so the policy can rank blocks below the hot ones too. In the tiering
+ * benchmark (2-3 M accesses/s) a hot block's page is touched in nearly every 64 ms sample (0.9
+ * of the accesses over 64 blocks) and a cold one of average size (0.53 MiB) in 15-25% (0.1 over
+ * 576; a small one's pages more often: per page, the rate is the block's accesses per byte,
+ * what the oracle ranks by). A bit per region (busy at three quarters of the largest, the
+ * previous rule) read every cold block alike and the DRAM the hot set left held whichever cold
+ * blocks were there (the `ro` row 4-5% over the oracle once settled). vaddr: full for any
+ * nr_accesses, or for a region whose nr_accesses is 0 but whose age is younger than the time
+ * between the two snapshots (its access frequency changed within that time, so it was accessed
+ * then); else 0. */
 int ta_os_damon_accessed(const ta_os_damon_t *d, uintptr_t addr);
 
 /* Turns the kdamond off and, when start created its directory, removes it (nr_kdamonds 0).

@@ -5,6 +5,7 @@
 #include <sys/wait.h>
 #include <unistd.h>
 
+#include <algorithm>
 #include <atomic>
 #include <chrono>
 #include <cstring>
@@ -49,10 +50,32 @@ struct Block {
   size_t n;
 };
 
+// Checks a block's pattern (counting a damaged one) and frees it.
+void check_and_free(const Block &b, std::atomic<long> &corrupt) {
+  if (!intact(b.p, b.n)) corrupt++;
+  ta_free(b.p);
+}
+
+// One mailbox per thread: blocks handed to a thread are freed by it.
+struct Mailboxes {
+  explicit Mailboxes(int n) : box(n), locks(n) {}
+  void give(int to, const std::vector<Block> &blocks) {
+    std::lock_guard<std::mutex> g(locks[to]);
+    box[to].insert(box[to].end(), blocks.begin(), blocks.end());
+  }
+  std::vector<Block> take(int t) {
+    std::vector<Block> mine;
+    std::lock_guard<std::mutex> g(locks[t]);
+    mine.swap(box[t]);
+    return mine;
+  }
+  std::vector<std::vector<Block>> box;
+  std::vector<std::mutex> locks;
+};
+
 TEST(Stress, CrossThreadFreeStorm) {
   const int kThreads = 4;
-  std::vector<std::vector<Block>> mailbox(kThreads);
-  std::vector<std::mutex> locks(kThreads);
+  Mailboxes mail(kThreads);
   std::atomic<long> corrupt{0}, ops{0};
   auto deadline = Clock::now() + std::chrono::seconds(3);
   std::vector<std::thread> ts;
@@ -67,29 +90,14 @@ TEST(Stress, CrossThreadFreeStorm) {
           fill(p, n);
           batch.push_back({p, n});
         }
-        {  // hand them to the next thread
-          std::lock_guard<std::mutex> g(locks[(t + 1) % kThreads]);
-          auto &box = mailbox[(t + 1) % kThreads];
-          box.insert(box.end(), batch.begin(), batch.end());
-        }
-        std::vector<Block> mine;
-        {
-          std::lock_guard<std::mutex> g(locks[t]);
-          mine.swap(mailbox[t]);
-        }
-        for (Block &b : mine) {
-          if (!intact(b.p, b.n)) corrupt++;
-          ta_free(b.p);
-        }
+        mail.give((t + 1) % kThreads, batch);  // hand them to the next thread
+        for (const Block &b : mail.take(t)) check_and_free(b, corrupt);
         ops += 256;
       }
     });
   for (auto &t : ts) t.join();
-  for (auto &box : mailbox)
-    for (Block &b : box) {
-      if (!intact(b.p, b.n)) corrupt++;
-      ta_free(b.p);
-    }
+  for (int t = 0; t < kThreads; t++)
+    for (const Block &b : mail.take(t)) check_and_free(b, corrupt);
   EXPECT_EQ(corrupt.load(), 0);
   EXPECT_GT(ops.load(), 10000);
 }
@@ -136,6 +144,68 @@ TEST(Stress, ThreadChurn) {
     for (auto &t : ts) t.join();
   }
   for (auto &h : handoff) ta_free(h.exchange(nullptr));
+}
+
+// The reclaimer empties thread caches while their threads run, sleep and exit: every object
+// keeps its contents and no object is handed out twice (a block given to two owners would fail
+// one owner's pattern check). The reclaimer runs back to back with an idle time of 1 ns, so it
+// also hits threads in the middle of calls (which must keep their caches).
+TEST(Stress, ReclaimWhileInUse) {
+  const int kThreads = 4;
+  Mailboxes mail(kThreads);
+  std::atomic<long> corrupt{0}, ops{0};
+  std::atomic<bool> stop{false};
+  if (ta_os_fence_threads() != 0) GTEST_SKIP() << "no membarrier(2) here: nothing is reclaimed";
+  ta_free(ta_malloc(1));  // started up, as before the background thread's first step
+  uint64_t caches0, bytes0, caches1, bytes1;
+  ta_tcache_reclaim_counts(&caches0, &bytes0);
+  std::thread reclaimer([&] {
+    while (!stop) ta_tcache_reclaim_idle(ta_os_now_ns(), 1);
+  });
+  auto worker = [&](int t, Clock::time_point until) {
+    std::mt19937 rng(t + 77);
+    std::vector<Block> held;
+    while (Clock::now() < until) {
+      // A burst that mostly hits the cache, then frees in another order, some to a neighbour.
+      for (int i = 0; i < 64; i++) {
+        size_t n = rng() % 4 == 0 ? random_size(rng) : rng() % 512;
+        auto *p = (unsigned char *)ta_malloc(n);
+        fill(p, n);
+        held.push_back({p, n});
+      }
+      std::shuffle(held.begin(), held.end(), rng);
+      size_t keep = held.size() / 4;
+      std::vector<Block> give(held.begin() + (long)keep, held.begin() + (long)keep + 8);
+      for (size_t i = keep + 8; i < held.size(); i++) check_and_free(held[i], corrupt);
+      held.resize(keep);
+      mail.give((t + 1) % kThreads, give);
+      for (const Block &b : mail.take(t)) check_and_free(b, corrupt);
+      ops += 64;
+      if (rng() % 4 == 0) std::this_thread::sleep_for(std::chrono::microseconds(rng() % 300));
+    }
+    for (const Block &b : held) check_and_free(b, corrupt);
+  };
+  // Long-lived threads, then short-lived ones (a cache torn down while it may be reclaimed).
+  std::vector<std::thread> ts;
+  auto until = Clock::now() + std::chrono::seconds(2);
+  for (int t = 0; t < kThreads; t++) ts.emplace_back(worker, t, until);
+  for (auto &t : ts) t.join();
+  ts.clear();
+  for (int gen = 0; gen < 30; gen++) {
+    auto soon = Clock::now() + std::chrono::milliseconds(10);
+    for (int t = 0; t < kThreads; t++) ts.emplace_back(worker, t, soon);
+    for (auto &t : ts) t.join();
+    ts.clear();
+  }
+  stop = true;
+  reclaimer.join();
+  for (int t = 0; t < kThreads; t++)
+    for (const Block &b : mail.take(t)) check_and_free(b, corrupt);
+  ta_tcache_reclaim_counts(&caches1, &bytes1);
+  EXPECT_EQ(corrupt.load(), 0);
+  EXPECT_GT(ops.load(), 10000);
+  EXPECT_GT(caches1 - caches0, 10u) << "the reclaimer emptied too few caches to test anything";
+  EXPECT_GT(bytes1, bytes0);
 }
 
 TEST(Stress, ForkUnderLoad) {

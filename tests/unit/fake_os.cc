@@ -83,8 +83,8 @@ struct FakeOpsImpl {
     for (unsigned i = 0; i < n; i++) {
       uintptr_t page = (uintptr_t)pages[i] & ~(uintptr_t)(ta_os_info.page_size - 1);
       /* Idle tracking re-arms the page it reads; soft-dirty bits stay until the next rearm. */
-      if (f->access_kind == TA_OS_ACCESS_SOFTDIRTY) state[i] = f->touched.count(page) ? 1 : 0;
-      else state[i] = f->touched.erase(page) ? 1 : 0;
+      if (f->access_kind == TA_OS_ACCESS_SOFTDIRTY) state[i] = f->touched.count(page) ? TA_OS_ACCESS_FULL : 0;
+      else state[i] = f->touched.erase(page) ? TA_OS_ACCESS_FULL : 0;
     }
     return 0;
   }

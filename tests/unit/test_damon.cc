@@ -14,7 +14,10 @@
 #include <string>
 #include <vector>
 
+#include "os.h"
 #include "os_linux_damon.h"
+
+static const int kFull = TA_OS_ACCESS_FULL;
 
 namespace {
 
@@ -167,14 +170,14 @@ TEST_F(FakeDamon, SnapshotParsesAndAnswersPerRegion) {
   ASSERT_EQ(d.nregions, 4u);
   EXPECT_EQ(d.regions[d.cur][3].start, 0x100000u);
   EXPECT_EQ(d.regions[d.cur][3].age, 900u);
-  EXPECT_EQ(ta_os_damon_accessed(&d, 0x10000), 1);
-  EXPECT_EQ(ta_os_damon_accessed(&d, 0x1ffff), 1);
+  EXPECT_EQ(ta_os_damon_accessed(&d, 0x10000), kFull);
+  EXPECT_EQ(ta_os_damon_accessed(&d, 0x1ffff), kFull);
   EXPECT_EQ(ta_os_damon_accessed(&d, 0x20000), 0) << "end is exclusive";
   EXPECT_EQ(ta_os_damon_accessed(&d, 0x7ffff), 0);
-  EXPECT_EQ(ta_os_damon_accessed(&d, 0x85000), 1) << "young idle region: accessed within the window";
+  EXPECT_EQ(ta_os_damon_accessed(&d, 0x85000), kFull) << "young idle region: accessed within the window";
   EXPECT_EQ(ta_os_damon_accessed(&d, 0x90000), -1) << "in no region";
   EXPECT_EQ(ta_os_damon_accessed(&d, 0xfff), -1);
-  EXPECT_EQ(ta_os_damon_accessed(&d, 0x1fffff), 1);
+  EXPECT_EQ(ta_os_damon_accessed(&d, 0x1fffff), kFull);
   EXPECT_EQ(ta_os_damon_accessed(&d, 0x200000), -1);
 
   // A shorter window: the 0.2 s-old change is now older than the time between snapshots.
@@ -192,14 +195,14 @@ TEST_F(FakeDamon, ManyRegionsAndBrokenSnapshots) {
   ASSERT_EQ(d.nregions, 300u);
   for (unsigned i = 0; i < 300; i++) {
     uintptr_t a = 0x1000000 + i * 0x2000ull;
-    EXPECT_EQ(ta_os_damon_accessed(&d, a + 0x800), (int)(i % 2)) << i;
+    EXPECT_EQ(ta_os_damon_accessed(&d, a + 0x800), (int)(i % 2) * kFull) << i;
     EXPECT_EQ(ta_os_damon_accessed(&d, a + 0x1000), -1) << i;
   }
   // Overlapping regions are not DAMON's list: not taken, the previous snapshot answers.
   region(0, 5, 0x1000000, 0x1001000, 1, 0);
   EXPECT_EQ(ta_os_damon_refresh(&d, 2, 1), EPROTO);
   EXPECT_EQ(d.nregions, 300u);
-  EXPECT_EQ(ta_os_damon_accessed(&d, 0x1000000 + 5 * 0x2000 + 0x800), 1);
+  EXPECT_EQ(ta_os_damon_accessed(&d, 0x1000000 + 5 * 0x2000 + 0x800), kFull);
   // A region missing a file (the kernel rebuilding the directory under us) is an error too.
   ASSERT_EQ(system(("rm -rf " + root + "/" + ctx(0, "schemes/0/tried_regions/*")).c_str()), 0);
   region(0, 0, 0x1000, 0x2000, 1, 0);
@@ -219,14 +222,14 @@ TEST_F(FakeDamon, ManyRegionsAndBrokenSnapshots) {
   put(ctx(0, "schemes/0/tried_regions/0/nr_accesses"), "2");
   EXPECT_EQ(ta_os_damon_refresh(&d, 6, 1), 0) << "and one good snapshot ends the misses";
   EXPECT_EQ(d.misses, 0u);
-  EXPECT_EQ(ta_os_damon_accessed(&d, 0x1800), 1);
+  EXPECT_EQ(ta_os_damon_accessed(&d, 0x1800), kFull);
   ta_os_damon_stop(&d);
   EXPECT_EQ(ta_os_damon_refresh(&d, 7, 1), ESRCH) << "stopped";
 }
 
 // fvaddr: the ranges given are written as the target's regions and committed to the running
-// kdamond, with the sampling stretched to TA_OS_DAMON_CHECKS_PER_S; a region reads busy at three
-// quarters of the busiest region's nr_accesses.
+// kdamond, with the sampling stretched to TA_OS_DAMON_CHECKS_PER_S; a region reads graded by the
+// busiest region's nr_accesses.
 TEST_F(FakeDamon, WatchedRangesAreCommittedAndReadGraded) {
   make_kdamond(0);
   ASSERT_EQ(start(), 0);
@@ -252,20 +255,26 @@ TEST_F(FakeDamon, WatchedRangesAreCommittedAndReadGraded) {
   ASSERT_EQ(ta_os_damon_watch(&d, r.data(), n), 0);
   EXPECT_EQ(get(kd(0, "state")), "on");
 
-  // Four regions: 4 of 4 samples (hot), 3, 2 and 1 (a cold page touched now and then).
+  // Four regions: 4 of 4 samples (hot), 3, 2 and 1 (a cold page touched now and then): graded
+  // by the busiest, so the policy can rank the cold ones too.
   for (unsigned i = 0; i < 4; i++) region(0, i, r[i].start, r[i].end, 4 - i, 0);
   ASSERT_EQ(ta_os_damon_refresh(&d, 1, 1), 0);
-  EXPECT_EQ(ta_os_damon_accessed(&d, r[0].start), 1);
-  EXPECT_EQ(ta_os_damon_accessed(&d, r[1].start), 1);
-  EXPECT_EQ(ta_os_damon_accessed(&d, r[2].start), 0);
-  EXPECT_EQ(ta_os_damon_accessed(&d, r[3].start), 0) << "age does not count under fvaddr";
+  EXPECT_EQ(ta_os_damon_accessed(&d, r[0].start), kFull);
+  EXPECT_EQ(ta_os_damon_accessed(&d, r[1].start), kFull * 3 / 4);
+  EXPECT_EQ(ta_os_damon_accessed(&d, r[2].start), kFull / 2);
+  EXPECT_EQ(ta_os_damon_accessed(&d, r[3].start), kFull / 4) << "age does not count under fvaddr";
   EXPECT_EQ(ta_os_damon_accessed(&d, r[0].end), -1) << "a page outside the watched ones is unknown";
-  // A snapshot where the busiest region saw one sample: one is busy. age is not read.
+  // A snapshot where the busiest region saw one sample: it reads full, the rest nothing. age is
+  // not read.
   for (unsigned i = 0; i < 4; i++) region(0, i, r[i].start, r[i].end, i == 2, 0);
   ASSERT_EQ(unlink((root + "/" + ctx(0, "schemes/0/tried_regions/2/age")).c_str()), 0);
   ASSERT_EQ(ta_os_damon_refresh(&d, 2, 1), 0);
-  EXPECT_EQ(ta_os_damon_accessed(&d, r[2].start), 1);
+  EXPECT_EQ(ta_os_damon_accessed(&d, r[2].start), kFull);
   EXPECT_EQ(ta_os_damon_accessed(&d, r[0].start), 0);
+  // None accessed at all: every region reads 0 (no division by the largest, 0).
+  for (unsigned i = 0; i < 4; i++) region(0, i, r[i].start, r[i].end, 0, 0);
+  ASSERT_EQ(ta_os_damon_refresh(&d, 3, 1), 0);
+  for (unsigned i = 0; i < 4; i++) EXPECT_EQ(ta_os_damon_accessed(&d, r[i].start), 0) << i;
   ta_os_damon_stop(&d);
   EXPECT_EQ(ta_os_damon_watch(&d, r.data(), n), ESRCH) << "stopped";
 }

@@ -241,6 +241,76 @@ TEST(Hotness, BudgetPromotesOnlyWhatFitsAndSwapsClearlyColder) {
   EXPECT_EQ(f.plan(p, now), 0u);
 }
 
+// The margin is a ratio (a victim at most half the newcomer's score, less demote_score), not a
+// fixed difference: a block just past promote_score displaces a lukewarm one, not only an idle
+// one, which at the benchmark's promote - demote margin of 1.75 it could not (settling waited
+// for the lukewarm blocks to cool). Near-equal blocks still do not trade places.
+TEST(Hotness, ABlockJustPastPromoteDisplacesALukewarmOne) {
+  auto p = params();
+  p.promote_score = 2.0;           // migrate.c's
+  p.half_life_ns = 200 * kMs;      // two samples a half-life: a block busy in every one nears 3.4
+  p.local_budget_bytes = 4 * kMiB;
+  Fleet f;
+  f.add(false, 2 * kMiB);  // 0: local, lukewarm (2 of 8 pages a sample: ~0.85)
+  f.add(false, 2 * kMiB);  // 1: local, warm (4 of 8: ~1.7)
+  f.add(true, 2 * kMiB);   // 2: far, just past promote_score (5 of 8: ~2.1)
+  uint64_t now = 0;
+  for (int r = 0; r < 20; r++, now += 100 * kMs) {
+    ta_hotness_observe(&f.heat[0], &p, now, 8, 2);
+    ta_hotness_observe(&f.heat[1], &p, now, 8, 4);
+    ta_hotness_observe(&f.heat[2], &p, now, 8, 5);
+  }
+  now -= 100 * kMs;
+  ASSERT_GE(ta_hotness_score(&f.heat[2], &p, now), p.promote_score);
+  ASSERT_GT(ta_hotness_score(&f.heat[0], &p, now) + (p.promote_score - p.demote_score),
+            ta_hotness_score(&f.heat[2], &p, now))
+      << "the old fixed margin would have kept it out";
+  EXPECT_EQ(f.plan(p, now), 2u);
+  EXPECT_EQ(f.items[0].action, TA_HOTNESS_DEMOTE);
+  EXPECT_EQ(f.items[1].action, TA_HOTNESS_STAY) << "not clearly colder than the newcomer";
+  EXPECT_EQ(f.items[2].action, TA_HOTNESS_PROMOTE);
+}
+
+// Under a full budget, far blocks below promote_score but at or above swap_score take the
+// places of local blocks clearly colder than them, warmest first: the DRAM the hot blocks leave
+// holds the blocks used most per byte. Near-equal ones and those under swap_score stay where
+// they are; without swap_score (0) only promote_score counts, as before.
+TEST(Hotness, UnderAFullBudgetTheWarmestOfTheRestTakeTheColdestPlaces) {
+  auto p = params();
+  p.promote_score = 4.0;  // none here is hot
+  p.local_budget_bytes = 6 * kMiB;
+  Fleet f;
+  f.add(false, 2 * kMiB);  // 0: local, idle
+  f.add(false, 2 * kMiB);  // 1: local, lukewarm (1 of 8 pages a sample: ~0.97)
+  f.add(false, 2 * kMiB);  // 2: local, warm (3 of 8: ~2.9)
+  f.add(true, 2 * kMiB);   // 3: far, warm (3 of 8)
+  f.add(true, 2 * kMiB);   // 4: far, warmish (2 of 8: ~1.9), not twice 1's
+  f.add(true, 2 * kMiB);   // 5: far, barely used (under swap_score)
+  const unsigned used[6] = {0, 1, 3, 3, 2, 0};
+  uint64_t now = 0;
+  for (int r = 0; r < 30; r++, now += 100 * kMs)
+    for (int i = 0; i < 6; i++) ta_hotness_observe(&f.heat[i], &p, now, 8, used[i]);
+  now -= 100 * kMs;
+  for (int i = 0; i < 6; i++) ASSERT_LT(ta_hotness_score(&f.heat[i], &p, now), p.promote_score) << i;
+  EXPECT_EQ(f.plan(p, now), 0u) << "without swap_score nothing under promote_score moves";
+  p.swap_score = 1.0;
+  EXPECT_EQ(f.plan(p, now), 2u);
+  EXPECT_EQ(f.items[0].action, TA_HOTNESS_DEMOTE);
+  EXPECT_EQ(f.items[3].action, TA_HOTNESS_PROMOTE);
+  for (int i : {1, 2, 4, 5}) EXPECT_EQ(f.items[i].action, TA_HOTNESS_STAY) << i;
+  f.apply(now);
+  EXPECT_LE(f.local(), p.local_budget_bytes);
+  // The next rounds, same activity: the moved blocks wait out min_residency, and after it nothing
+  // trades places (0 is idle on the far tier, 3 warm on DRAM).
+  for (int r = 0; r < 25; r++, now += 100 * kMs)
+    for (int i = 0; i < 6; i++) ta_hotness_observe(&f.heat[i], &p, now, 8, used[i]);
+  EXPECT_EQ(f.plan(p, now), 0u);
+  // Free room in the budget: a warm far block may take it.
+  p.local_budget_bytes = 8 * kMiB;
+  EXPECT_EQ(f.plan(p, now), 1u);
+  EXPECT_EQ(f.items[4].action, TA_HOTNESS_PROMOTE);
+}
+
 TEST(Hotness, NoBudgetPromotesEveryWarmExtent) {
   auto p = params();
   Fleet f;

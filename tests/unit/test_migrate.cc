@@ -349,3 +349,36 @@ TEST_F(Migrate, SharedHugepagesAreSplitBeforeAMoveAndBeforeRanking) {
 }
 
 }  // namespace
+
+namespace {
+
+// Under a budget, blocks are placed in base pages from the start where nothing else is resident
+// in their unit (ta_large_keep_base): they are watched from the first round and move alone
+// with nothing split, neither before ranking nor before a move.
+TEST_F(Migrate, BlocksKeptInBasePagesNeedNoSplit) {
+  if (!ta_hpa_geometry.hugepages) GTEST_SKIP() << "no transparent hugepages on this machine";
+  size_t unit = ta_hpa_geometry.unit_size;
+  bool saved = ta_large_keep_base;
+  ta_large_keep_base = true;
+  ta_conf.tier_local_mb = 1;
+  ta_hpa_purge_step(&ta_node_heaps[0]->hpa, fake->now + 3600'000 * kMs, 0, true);  // nothing left resident by others
+  size_t marks = fake->huge_off;
+  Block x = alloc(unit * 3 / 4), y = alloc(unit / 8);  // y fills part of x's unit
+  ASSERT_EQ((uintptr_t)x.p / unit, (uintptr_t)y.p / unit);
+  EXPECT_TRUE(x.ext->split) << "x opened a fresh unit: marked MADV_NOHUGEPAGE before it was touched";
+  EXPECT_TRUE(y.ext->split) << "and y lands in base pages too";
+  EXPECT_EQ(fake->huge_off, marks + 1);
+  Block w = alloc(2 * kMiB);  // over the 1 MiB budget with x: ranking
+  fake->splits.clear();
+  rounds(4000, {y, w});
+  EXPECT_EQ(x.ext->tier, 1) << "x idles and goes far";
+  EXPECT_EQ(pages_on(x, 1), npages(x));
+  for (auto &r : fake->splits) {
+    EXPECT_NE(r.first, (uintptr_t)x.p) << "x was not split";
+    EXPECT_NE(r.first, (uintptr_t)y.p) << "y was not split";
+  }
+  for (Block *b : {&x, &y, &w}) ta_arena_free_large(b->ext);
+  ta_large_keep_base = saved;
+}
+
+}  // namespace

@@ -234,6 +234,47 @@ TEST_F(Hpa, MarksAreBounded) {
   ta_hpa_free(&hpa, p, 1);
 }
 
+// Blocks the hotness policy ranks: a unit holding nothing resident is marked MADV_NOHUGEPAGE
+// before its first block is touched, and later blocks in it are in base pages too; a unit that
+// held other data, or a whole unit of a span, is not (the policy splits those as before). Once
+// wholly free and purged the unit is a hugepage-advised range again.
+TEST_F(Hpa, KeepsRankedBlocksOffHugepagesWhereNothingIsResident) {
+  if (!ta_hpa_geometry.hugepages) GTEST_SKIP() << "no THP on this machine: every block is in base pages";
+  size_t off = fake->huge_off;
+  char *a = (char *)alloc(upages / 4);
+  EXPECT_TRUE(ta_hpa_keep_base(&hpa, a, upages / 4));
+  EXPECT_EQ(fake->huge_off, off + 1);
+  EXPECT_EQ(fake->huge_off_ranges.back().first, unit_of(a));
+  EXPECT_EQ(fake->huge_off_ranges.back().second, unit);
+  char *b = (char *)alloc(upages / 4);
+  EXPECT_EQ(unit_of(b), unit_of(a));
+  EXPECT_TRUE(ta_hpa_keep_base(&hpa, b, upages / 4)) << "the unit is in base pages already";
+  EXPECT_EQ(fake->huge_off, off + 1) << "no second advice";
+  EXPECT_EQ(stats().marked_units, 1u);
+  // A unit where something else lives (a slab, say) may be a hugepage already: not claimed.
+  char *c = (char *)alloc(upages);                       // fills a second unit whole
+  ta_hpa_free(&hpa, c + upages * 3 / 4 * page, upages / 4);  // its last quarter free, dirty
+  char *d = (char *)alloc(upages / 4);                       // the fullest unit that fits: c's
+  ASSERT_NE(unit_of(d), unit_of(a));
+  ASSERT_EQ(unit_of(d), unit_of(c));
+  EXPECT_FALSE(ta_hpa_keep_base(&hpa, d, upages / 4));
+  // A whole unit of a span moves and is watched whole: nothing to mark for it.
+  char *s = (char *)alloc(2 * upages);
+  EXPECT_TRUE(ta_hpa_keep_base(&hpa, s, 2 * upages));
+  EXPECT_EQ(stats().marked_units, 1u);
+  ta_hpa_free(&hpa, s, 2 * upages);
+  ta_hpa_free(&hpa, d, upages / 4);
+  ta_hpa_free(&hpa, c, upages * 3 / 4);
+  // Wholly free and purged: advised huge again, and a new block there is kept off it anew.
+  size_t on = fake->huge_on;
+  ta_hpa_free(&hpa, a, upages / 4);
+  ta_hpa_free(&hpa, b, upages / 4);
+  fake->now += 2 * kDecay;
+  ta_hpa_purge_step(&hpa, fake->now, 0, true);
+  EXPECT_EQ(stats().marked_units, 0u);
+  EXPECT_GE(fake->huge_on, on + 1);
+}
+
 TEST_F(Hpa, SpanTailGoesToTheFiller) {
   size_t n = 2 * upages + 3;
   char *p = (char *)alloc(n);
