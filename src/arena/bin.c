@@ -5,12 +5,14 @@
 
 #include <errno.h>
 
+#include "conf.h"
 #include "decay.h"
 
 void ta_bin_init(ta_bin_t *bin) {
   ta_mutex_init(&bin->lock, TA_LOCK_RANK_BIN);
   ta_list_init(&bin->nonfull);
   bin->spare = NULL;
+  bin->drain_bytes = 0;
 }
 
 unsigned ta_bin_fill(ta_bin_t *bin, ta_hpa_t *hpa, unsigned cls, unsigned arena, unsigned node,
@@ -40,11 +42,37 @@ unsigned ta_bin_fill(ta_bin_t *bin, ta_hpa_t *hpa, unsigned cls, unsigned arena,
     got += took;
     if (slab->nfree == 0) ta_list_remove(&slab->link);
   }
+  bin->drain_bytes = 0; /* a take: the class is not draining */
   bin->stats.nfills++;
   bin->stats.nmalloc += got;
   bin->stats.live += got;
   ta_mutex_unlock(&bin->lock);
   return got;
+}
+
+/* ---- shedding ----
+ * A phase that replaces values of one size by values of another (redis overwriting 4 KiB
+ * values with 512-byte ones) frees the old class's objects at random and takes none: its slabs
+ * end up sparse, each pinned by one or two live objects, while the new class faults in fresh
+ * slabs. The peak comes during that phase, before any decay is due, so the interior purge
+ * cannot lower it; and purging would split the hugepages. Instead, once the bin has taken back
+ * drain_shed_kb with no take, each return hands the slab's whole free pages to the page layer
+ * (ta_slab_shed): they stay resident and on their hugepage, dirty, and the next slab of any
+ * class that fits is carved from them rather than from fresh memory. A class that takes again
+ * stops shedding at once, so a busy class does not give pages away and ask for them back; the
+ * pages it shed are gone from its slabs for good (the slab shrinks), not borrowed. */
+
+/* Only the pages under the object just returned are looked at: a page becomes free when its
+ * last object comes back, so while the class drains each page is shed as it empties. (Pages
+ * that were free before the class began to drain stay; the interior purge sees them.) */
+static void shed_free_pages(ta_bin_t *bin, ta_hpa_t *hpa, ta_extent_t *slab, const void *p) {
+  uint64_t pages[TA_BITMAP_WORDS(TA_HPA_MAX_UNIT_PAGES)];
+  if (!ta_slab_free_pages_under(slab, p, pages)) return;
+  uint32_t lost = slab->nshed;
+  size_t n = ta_slab_shed(hpa, slab, pages);
+  bin->stats.shed_pages += n;
+  bin->stats.shed_objs += slab->nshed - lost;
+  if (n && slab->nfree == 0) ta_list_remove(&slab->link); /* every free object was on them */
 }
 
 void ta_bin_put_locked(ta_bin_t *bin, ta_hpa_t *hpa, ta_extent_t *slab, void *p) {
@@ -53,20 +81,30 @@ void ta_bin_put_locked(ta_bin_t *bin, ta_hpa_t *hpa, ta_extent_t *slab, void *p)
     ta_log_fatal("%s of %p (size class %u, %u bytes): %s", "free", p, slab->size_class,
                  ta_class_info[slab->size_class].size,
                  err == EALREADY ? "double free" : "pointer inside an object, not its start");
+  const ta_class_info_t *ci = &ta_class_info[slab->size_class];
   bin->stats.nfree++;
   bin->stats.live--;
+  bin->drain_bytes += ci->size;
   slab->usable = ta_atomic_load(&ta_arena_clock, ta_mo_relaxed);
-  if (slab->nfree == 1 && slab->nobjs > 1) {
-    ta_list_push_back(&bin->nonfull, &slab->link); /* was full */
-  } else if (slab->nfree == slab->nobjs) {
-    if (slab->nobjs > 1) ta_list_remove(&slab->link);
-    if (!bin->spare) {
+  uint32_t cap = ta_slab_capacity(slab);
+  if (slab->nfree == cap) {
+    if (cap > 1) ta_list_remove(&slab->link); /* else it was full, off the list */
+    if (slab->shed) { /* a shrunk slab is no use to another class: its pages go back */
+      bin->stats.shed_objs -= slab->nshed;
+      ta_slab_delete(hpa, slab);
+      bin->stats.nslabs--;
+    } else if (!bin->spare) {
       bin->spare = slab;
       bin->spare_since = ta_atomic_load(&ta_arena_clock, ta_mo_relaxed);
     } else {
       ta_slab_cache_put(&ta_arenas[slab->arena]->slab_cache, hpa, slab);
       bin->stats.nslabs--;
     }
+  } else {
+    if (slab->nfree == 1) ta_list_push_back(&bin->nonfull, &slab->link); /* was full */
+    if (ta_unlikely(ci->slab_pages > 1 && ta_conf.drain_shed_kb &&
+                    bin->drain_bytes >= (uint64_t)ta_conf.drain_shed_kb << 10))
+      shed_free_pages(bin, hpa, slab, p);
   }
 }
 
@@ -84,7 +122,7 @@ bool ta_bin_is_live(ta_bin_t *bin, ta_extent_t *slab, const void *p) {
   uint32_t idx = ta_slab_index(slab, p);
   if (idx == UINT32_MAX) return false;
   ta_mutex_lock(&bin->lock);
-  bool live = !ta_bitmap_get(slab->freemap, idx);
+  bool live = !ta_bitmap_get(slab->freemap, idx) && !(slab->shed && ta_slab_object_shed(slab, idx));
   ta_mutex_unlock(&bin->lock);
   return live;
 }

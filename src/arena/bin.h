@@ -12,6 +12,8 @@ typedef struct ta_bin_stats {
   uint64_t nmalloc, nfree;    /* objects handed out and returned */
   uint64_t nslabs;            /* slabs now */
   uint64_t live;              /* objects handed out and not returned (in use or cached) */
+  uint64_t shed_pages;        /* pages of partly used slabs handed back while draining */
+  uint64_t shed_objs;         /* objects lost to shed pages in the slabs there are now */
 } ta_bin_stats_t;
 
 typedef struct ta_bin {
@@ -19,6 +21,7 @@ typedef struct ta_bin {
   ta_list_t nonfull;   /* slabs with at least one free object; fill takes from the front */
   ta_extent_t *spare;  /* an empty slab kept so a bin that drains and refills does not churn */
   uint64_t spare_since;
+  uint64_t drain_bytes; /* bytes of objects returned since the last take (draining: bin.c) */
   ta_bin_stats_t stats;
 } ta_bin_t;
 
@@ -31,7 +34,9 @@ unsigned ta_bin_fill(ta_bin_t *bin, ta_hpa_t *hpa, unsigned cls, unsigned arena,
 
 /* Returns one object of `slab` to the bin. pre: the caller holds bin->lock and slab belongs to
  * this bin. A pointer that is not an object start, or an object already free, aborts with a
- * message naming the address and class: the heap is corrupt or the program freed twice. */
+ * message naming the address and class: the heap is corrupt or the program freed twice.
+ * While the class drains (drain_shed_kb of returns with no take), the slab's whole free pages
+ * go back to the page layer at once (ta_slab_shed), for slabs of other classes to reuse. */
 void ta_bin_put_locked(ta_bin_t *bin, ta_hpa_t *hpa, ta_extent_t *slab, void *p);
 
 /* Whether p is an allocated object of `slab` (takes the bin lock; for debug checks). */

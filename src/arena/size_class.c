@@ -48,6 +48,8 @@ void ta_size_class_init(void) {
     ta_class_info_t *ci = &ta_class_info[c];
     ci->div_magic = (uint32_t)(((uint64_t)1 << 32) / ci->size + 1);
     slab_geometry(ci);
+    if (ci->nobjs > UINT16_MAX) /* a slab record counts its objects in 16 bits (extent.h) */
+      ta_log_fatal("size class %u: %u objects per slab, more than a slab record counts", ci->size, ci->nobjs);
     /* floor(2^64 / size) + 1; UINT64_MAX / size falls one short when size divides 2^64 */
     ci->start_mul = UINT64_MAX / ci->size + (UINT64_MAX % ci->size == ci->size - 1) + 1;
     ci->start_limit = (uint64_t)ci->nobjs * (ci->start_mul * ci->size); /* e: the product wraps */

@@ -25,6 +25,8 @@ ta_extent_t *ta_slab_new(ta_hpa_t *hpa, unsigned cls, unsigned arena, unsigned n
   slab->nfree = ci->nobjs;
   slab->npurged = 0;
   slab->vacant = false;
+  slab->nshed = 0;
+  slab->shed = 0;
   ta_bitmap_set_range(slab->freemap, 0, ci->nobjs);
   if (ta_pagemap_set(p, (size_t)ci->slab_pages << ta_hpa_geometry.page_shift, slab) != 0) {
     ta_hpa_free(hpa, p, ci->slab_pages);
@@ -35,26 +37,90 @@ ta_extent_t *ta_slab_new(ta_hpa_t *hpa, unsigned cls, unsigned arena, unsigned n
 }
 
 void ta_slab_delete(ta_hpa_t *hpa, ta_extent_t *slab) {
-  ta_pagemap_set(slab->addr, (size_t)slab->npages << ta_hpa_geometry.page_shift, NULL);
-  ta_hpa_free(hpa, slab->addr, slab->npages);
+  unsigned shift = ta_hpa_geometry.page_shift;
+  if (slab->shed) {
+    /* Only the runs it still owns: the shed pages may be another slab's now. */
+    uint64_t owned = ~(uint64_t)slab->shed;
+    for (size_t pos = 0, s, e; (s = ta_bitmap_find_run(&owned, pos, slab->npages, true, &e)) < slab->npages;
+         pos = e) {
+      void *addr = (char *)slab->addr + (s << shift);
+      ta_pagemap_set(addr, (e - s) << shift, NULL);
+      ta_hpa_free(hpa, addr, e - s);
+    }
+  } else {
+    ta_pagemap_set(slab->addr, (size_t)slab->npages << shift, NULL);
+    ta_hpa_free(hpa, slab->addr, slab->npages);
+  }
   ta_meta_free(slab, slab->meta_size);
 }
 
-size_t ta_slab_free_pages(const ta_extent_t *slab, uint64_t *pages) {
+/* Whether objects [first, last] hold nothing in use: each is free, or gone with a shed page. */
+static bool objects_unused(const ta_extent_t *slab, size_t first, size_t last) {
+  size_t n = last - first + 1;
+  if (ta_bitmap_count_range(slab->freemap, first, n) == n) return true;
+  if (!slab->shed) return false;
+  for (size_t i = first; i <= last; i++)
+    if (!ta_bitmap_get(slab->freemap, i) && !ta_slab_object_shed(slab, (uint32_t)i)) return false;
+  return true;
+}
+
+/* Sets in pages[] the free pages among [lo, hi) (all cleared first); returns how many. */
+static size_t free_pages_in(const ta_extent_t *slab, size_t lo, size_t hi, uint64_t *pages) {
   size_t size = ta_class_info[slab->size_class].size;
   size_t page = ta_hpa_geometry.page_size, count = 0;
   for (size_t w = 0; w < TA_BITMAP_WORDS(slab->npages); w++) pages[w] = 0;
-  if (slab->nfree * size < page) return 0; /* not a page's worth free */
-  for (size_t p = 0; p < slab->npages; p++) {
+  if ((slab->nfree + slab->nshed) * size < page) return 0; /* not a page's worth unused */
+  for (size_t p = lo; p < hi; p++) {
     size_t first = p * page / size, last = ((p + 1) * page - 1) / size;
     if (first < slab->nobjs) {
       if (last >= slab->nobjs) last = slab->nobjs - 1;
-      if (ta_bitmap_count_range(slab->freemap, first, last - first + 1) != last - first + 1) continue;
+      if (!objects_unused(slab, first, last)) continue;
     }
     ta_bitmap_set(pages, p);
     count++;
   }
+  if (slab->shed) { /* shed pages are no longer the slab's */
+    count -= (size_t)__builtin_popcount((uint32_t)pages[0] & slab->shed);
+    pages[0] &= ~(uint64_t)slab->shed;
+  }
   return count;
+}
+
+size_t ta_slab_free_pages(const ta_extent_t *slab, uint64_t *pages) {
+  return free_pages_in(slab, 0, slab->npages, pages);
+}
+
+size_t ta_slab_free_pages_under(const ta_extent_t *slab, const void *p, uint64_t *pages) {
+  unsigned shift = ta_hpa_geometry.page_shift;
+  size_t off = (uintptr_t)p - (uintptr_t)slab->addr;
+  return free_pages_in(slab, off >> shift, ((off + ta_class_info[slab->size_class].size - 1) >> shift) + 1, pages);
+}
+
+size_t ta_slab_shed(ta_hpa_t *hpa, ta_extent_t *slab, const uint64_t *pages) {
+  if (slab->npages > 32) return 0; /* the mask's width; slabs on 4 KiB pages have up to 32 */
+  size_t size = ta_class_info[slab->size_class].size;
+  unsigned shift = ta_hpa_geometry.page_shift;
+  size_t np = slab->npages, shed = 0;
+  for (size_t pos = 0, s, e; (s = ta_bitmap_find_run(pages, pos, np, true, &e)) < np; pos = e) {
+    /* The objects overlapping pages [s, e): every one is free (that is what a free page is). */
+    size_t first = (s << shift) / size, last = ((e << shift) - 1) / size;
+    if (last >= slab->nobjs) last = slab->nobjs - 1;
+    for (size_t i = first; first < slab->nobjs && i <= last; i++) {
+      if (!ta_bitmap_get(slab->freemap, i)) continue; /* shed already with a neighbouring run */
+      ta_bitmap_clear(slab->freemap, i);
+      slab->nfree--;
+      slab->nshed++;
+    }
+    void *addr = (char *)slab->addr + (s << shift);
+    ta_pagemap_set(addr, (e - s) << shift, NULL);
+    /* Purged pages (the interior purge) become plain used pages first, so the free below counts
+     * them as dirty: conservative (a reuse will not take them for zero), and npurged stays exact. */
+    if (slab->npurged) slab->npurged -= (uint32_t)ta_hpa_reuse_inside(hpa, addr, e - s);
+    ta_hpa_free(hpa, addr, e - s);
+    slab->shed |= (uint32_t)(((1ull << (e - s)) - 1) << s);
+    shed += e - s;
+  }
+  return shed;
 }
 
 void ta_slab_tag_vacant(ta_extent_t *slab, const uint64_t *pages) {
@@ -117,6 +183,7 @@ int ta_slab_put(ta_extent_t *slab, void *p) {
   uint32_t idx = ta_slab_index(slab, p);
   if (idx == UINT32_MAX) return EINVAL;
   if (ta_bitmap_get(slab->freemap, idx)) return EALREADY;
+  if (ta_unlikely(slab->shed) && ta_slab_object_shed(slab, idx)) return EALREADY;
   ta_bitmap_set(slab->freemap, idx);
   slab->nfree++;
   return 0;

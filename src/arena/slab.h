@@ -18,6 +18,8 @@ void ta_slab_delete(ta_hpa_t *hpa, ta_extent_t *slab);
  * free map (objects in thread caches are not). Sets their bits in pages[] (npages bits,
  * TA_BITMAP_WORDS(TA_HPA_MAX_UNIT_PAGES) words at most) and returns how many. */
 size_t ta_slab_free_pages(const ta_extent_t *slab, uint64_t *pages);
+/* The same, among the pages under the object at p only (what its return can have freed). */
+size_t ta_slab_free_pages_under(const ta_extent_t *slab, const void *p, uint64_t *pages);
 
 /* The pagemap tag, in place of the size class, of a slab page that holds no object in use (an
  * idle sparse slab's free page; bin.c tags them when it offers them to the interior purge). It
@@ -34,6 +36,27 @@ void ta_slab_tag_vacant(ta_extent_t *slab, const uint64_t *pages);
  * or vacant): tells the page layer that the pages under them are in use again, and gives them
  * their class tag back before any of the objects reaches a caller. */
 void ta_slab_reuse_pages(ta_hpa_t *hpa, ta_extent_t *slab, void *const *objs, unsigned n);
+
+/* Shedding (a draining class, bin.c): hands the pages set in pages[] (free pages of the slab,
+ * ta_slab_free_pages) back to the page layer for good while the slab lives on with its other
+ * pages. The objects that overlap them leave the free map and count in nshed: the slab holds
+ * nobjs - nshed objects from then on, and is deleted (its remaining pages freed) when they are
+ * all free. Their pagemap entries are cleared first, so a free of one of them no longer maps
+ * to this slab. Returns the pages shed; 0 where the slab has more pages than the mask holds.
+ * Under the bin's lock. */
+size_t ta_slab_shed(ta_hpa_t *hpa, ta_extent_t *slab, const uint64_t *pages);
+
+/* Objects the slab can still hold: those not lost to shed pages. */
+TA_INLINE uint32_t ta_slab_capacity(const ta_extent_t *slab) { return slab->nobjs - slab->nshed; }
+
+/* Whether object idx overlaps a shed page (it is gone: never free, never handed out). */
+TA_INLINE bool ta_slab_object_shed(const ta_extent_t *slab, uint32_t idx) {
+  size_t size = ta_class_info[slab->size_class].size;
+  unsigned shift = ta_hpa_geometry.page_shift;
+  size_t lo = ((size_t)idx * size) >> shift, hi = ((size_t)idx * size + size - 1) >> shift;
+  uint64_t span = (hi - lo >= 63 ? ~0ull : ((2ull << (hi - lo)) - 1)) << lo;
+  return (slab->shed & span) != 0;
+}
 
 /* Takes up to n free objects into out[]; returns how many. */
 unsigned ta_slab_take(ta_extent_t *slab, void **out, unsigned n);
@@ -57,7 +80,8 @@ TA_INLINE bool ta_slab_is_object_start(const ta_extent_t *slab, const void *p) {
 }
 
 /* Marks p free. Returns 0, or EINVAL for a pointer inside an object, or EALREADY when the
- * object is free already (a double free); the slab is unchanged then. */
+ * object is free already (a double free; an object on a shed page was free when it was shed);
+ * the slab is unchanged then. */
 int ta_slab_put(ta_extent_t *slab, void *p);
 
 TA_EXTERN_C_END

@@ -71,6 +71,7 @@ void ta_stats_collect(ta_stats_t *s) {
   for (unsigned c = 0; c < TA_NCLASSES; c++) {
     ta_stats_class_t *cs = &s->cls[c];
     cs->size = ta_class_info[c].size;
+    uint64_t shed_objs = 0;
     for (unsigned i = 0; i < ta_narenas; i++) {
       ta_bin_t *bin = &ta_arenas[i]->bins[c];
       ta_mutex_lock(&bin->lock);
@@ -78,6 +79,8 @@ void ta_stats_collect(ta_stats_t *s) {
       cs->nfree += bin->stats.nfree;
       cs->live += bin->stats.live;
       cs->slabs += bin->stats.nslabs;
+      cs->shed_pages += bin->stats.shed_pages;
+      shed_objs += bin->stats.shed_objs;
       ta_mutex_unlock(&bin->lock);
       cs->transfer_cached += ta_transfer_cache_count(&ta_arenas[i]->transfer, c);
     }
@@ -86,7 +89,7 @@ void ta_stats_collect(ta_stats_t *s) {
      * meanwhile can be off by its size in one snapshot; never below zero. */
     cs->live = cs->live > cs->transfer_cached ? cs->live - cs->transfer_cached : 0;
     s->heap.transfer_cached += cs->transfer_cached * cs->size;
-    cs->capacity = cs->slabs * ta_class_info[c].nobjs;
+    cs->capacity = cs->slabs * ta_class_info[c].nobjs - shed_objs;
     s->heap.allocated += cs->live * cs->size;
   }
   s->heap.allocated += s->heap.large_live_bytes;
@@ -216,13 +219,14 @@ size_t ta_stats_render_table(const ta_stats_t *s, char *buf, size_t cap) {
     put_bytes(&o, n->mapped);
     put(&o, " %10llu %10llu\n", (unsigned long long)n->hugepage_units, (unsigned long long)n->remote_frees_in);
   }
-  put(&o, "\nclass      size         nmalloc           nfree            live   slabs  utilization\n");
+  put(&o, "\nclass      size         nmalloc           nfree            live   slabs  utilization  shed pages\n");
   for (unsigned c = 0; c < TA_NCLASSES; c++) {
     const ta_stats_class_t *cs = &s->cls[c];
     if (!cs->nmalloc && !cs->slabs) continue;
-    put(&o, "%5u %9llu %15llu %15llu %15llu %7llu %11.1f%%\n", c, (unsigned long long)cs->size,
+    put(&o, "%5u %9llu %15llu %15llu %15llu %7llu %11.1f%% %11llu\n", c, (unsigned long long)cs->size,
         (unsigned long long)cs->nmalloc, (unsigned long long)cs->nfree, (unsigned long long)cs->live,
-        (unsigned long long)cs->slabs, cs->capacity ? 100.0 * (double)cs->live / (double)cs->capacity : 0.0);
+        (unsigned long long)cs->slabs, cs->capacity ? 100.0 * (double)cs->live / (double)cs->capacity : 0.0,
+        (unsigned long long)cs->shed_pages);
   }
   return o.len;
 }

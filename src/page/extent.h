@@ -50,10 +50,16 @@ typedef struct ta_extent {
    * bin last took from or returned to the slab (or, in a slab cache, when it was emptied), by
    * the arenas' coarse clock. */
   ta_list_t link;      /* slab: on the bin's list of slabs with free objects; large: tracking */
-  uint32_t nfree;
-  uint32_t nobjs;
-  uint32_t npurged;    /* slab: pages of it returned to the kernel while it stays in its bin
+  /* 16 bits: at most 4096 objects per slab (16-byte objects on 64 KiB pages; size_class.c
+   * checks), and the record stays within its 64-byte metadata granule for slabs of up to 64
+   * objects. */
+  uint16_t nfree;
+  uint16_t nobjs;
+  uint16_t npurged;    /* slab: pages of it returned to the kernel while it stays in its bin
                           (the interior purge, bin.c); they read as zero until reused */
+  uint16_t nshed;      /* slab: objects lost to shed pages (below); they are never free again */
+  uint32_t shed;       /* slab: bit p = page p was handed back to the page layer while the slab
+                          lives (a draining class, bin.c); the page belongs to others now */
   bool vacant;         /* slab: some of its pages carry the vacant tag in the pagemap (slab.h) */
   uint64_t freemap[];  /* slab: bit i set = object i is free */
 } ta_extent_t;
