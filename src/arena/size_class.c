@@ -6,11 +6,11 @@
 
 /* Header room: one extra class just above each power of two from 4 KiB to 32 KiB, for the
  * payload-plus-header requests of servers (redis: a 4 KiB value is a 4102-byte request, 4352
- * in the 16-per-doubling spacing alone). The rooms (64 to 256 bytes) leave space for headers
- * bigger than redis's while each slab on 4 KiB pages stays within the 64 pages that shedding's
- * mask holds (slab.h) at a tail of at most 1/64: 4160 and 8320 in 33 pages, 16512 in 45, 33024
- * in 49. Smaller rooms need longer slabs (8256: 43 pages, 16448: 53, 32896: 57). */
-static const uint32_t header_room[] = {64, 128, 128, 256};
+ * in the 16-per-doubling spacing alone). Each room is the smallest multiple of 16 whose slab
+ * on 4 KiB pages has a tail of at most 1/64 within the 32 pages that shedding's mask holds
+ * (slab.h; a longer slab would never shed): 4176 in 29 pages, 8336 in 31, 16704 in 29, 33600
+ * in 25. Smaller rooms need longer slabs (4160 and 8320: 33 pages). */
+static const uint32_t header_room[] = {80, 144, 320, 832};
 
 ta_class_info_t ta_class_info[TA_NCLASSES];
 ta_atomic(uint8_t) ta_class_lookup[TA_LOOKUP_ENTRIES];

@@ -4,7 +4,7 @@
  * doubling from 4 KiB to 64 KiB (worst 5.9%), plus one class just above each power of two from
  * 4 KiB to 32 KiB, because servers store power-of-two payloads plus a small header there
  * (redis: 4102 bytes for a 4 KiB value, 8196 for an 8 KiB one; jemalloc and mimalloc round
- * those to 5120 and 10240, tieralloc to 4160 and 8320). docs/size-classes.md has the table.
+ * those to 5120 and 10240, tieralloc to 4176 and 8336). docs/size-classes.md has the table.
  * Each class's slab geometry (pages per slab, objects per slab) is chosen at start-up for the
  * kernel's page size so the slab tail wastes at most 1/64 where the page size allows. */
 #ifndef TA_SIZE_CLASS_H
