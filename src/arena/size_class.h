@@ -1,9 +1,10 @@
 /* size_class.h: the small size classes and the size -> class lookup used by the fast path.
  *
  * Classes: 16-byte steps to 128; 8 per doubling from 128 to 4 KiB (worst waste 12.5%); 16 per
- * doubling from 4 KiB to 64 KiB (worst 6.25%), because servers store power-of-two payloads
- * plus a small header there (redis: 8196 bytes for an 8 KiB value; jemalloc and mimalloc round
- * that to 10240, tieralloc to 8704). docs/size-classes.md has the table and its waste.
+ * doubling from 4 KiB to 64 KiB (worst 5.9%), plus one class just above each power of two from
+ * 4 KiB to 32 KiB, because servers store power-of-two payloads plus a small header there
+ * (redis: 4102 bytes for a 4 KiB value, 8196 for an 8 KiB one; jemalloc and mimalloc round
+ * those to 5120 and 10240, tieralloc to 4176 and 8336). docs/size-classes.md has the table.
  * Each class's slab geometry (pages per slab, objects per slab) is chosen at start-up for the
  * kernel's page size so the slab tail wastes at most 1/64 where the page size allows. */
 #ifndef TA_SIZE_CLASS_H
@@ -16,7 +17,8 @@
 
 TA_EXTERN_C_BEGIN
 
-#define TA_NCLASSES 112
+/* At most 255: the pagemap keeps the class in 8 bits and the vacant tag (slab.h) is TA_NCLASSES. */
+#define TA_NCLASSES 116
 #define TA_SMALL_MAX 65536
 /* One byte per 16-byte step up to TA_SMALL_MAX: 4 KiB, of which programs touch the first few
  * hundred bytes; one add, one shift and one load to find a class. */

@@ -149,7 +149,7 @@ TEST(Ctl, MibsWithChangedComponents) {
 }
 
 TEST(Jemalloc, AllocationCalls) {
-  EXPECT_EQ(nallocx(8196, 0), 8704u);
+  EXPECT_EQ(nallocx(8196, 0), 8336u);
   EXPECT_EQ(nallocx(100, MALLOCX_LG_ALIGN(12)), 4096u);
   char *p = (char *)mallocx(5000, MALLOCX_LG_ALIGN(12) | MALLOCX_ZERO);
   ASSERT_NE(p, nullptr);

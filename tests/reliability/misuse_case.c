@@ -218,7 +218,7 @@ int main(int argc, char **argv) {
      * of the freed blocks there. A second free of such a block must still be caught. */
     enum { N = 13 * 16 };
     static char *blk[N];
-    for (int i = 0; i < N; i++) blk[i] = M(4101);
+    for (int i = 0; i < N; i++) blk[i] = M(4300);
     for (int i = 0; i < N; i++)
       if (i % 13) free(blk[i]);
     size_t (*purge)(void) = (size_t (*)(void))dlsym(RTLD_DEFAULT, "tieralloc_purge");
@@ -234,10 +234,10 @@ int main(int argc, char **argv) {
       say("no freed block on a purged page");
       return 3;
     }
-    probe_after_abort(NULL, 0, 4101, 3);
+    probe_after_abort(NULL, 0, 4300, 3);
     free(launder(victim));
     say("second free returned");
-    probe_handouts(NULL, 0, 4101, 3);
+    probe_handouts(NULL, 0, 4300, 3);
   } else if (!strcmp(c, "interior-small")) {
     interior_small_body();
     probe_handouts(interior_block, 64, 64, 2);
