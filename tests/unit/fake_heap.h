@@ -10,6 +10,7 @@
 
 #include "arena.h"
 #include "conf.h"
+#include "fake_os.h"
 
 // Before the FakeOs is installed: the conf the tests then adjust. 64 MiB regions keep the fake
 // OS's in-memory mappings small.
@@ -25,6 +26,17 @@ inline void fake_heap_boot_one_node() {
   static ta_topo_t topo;
   ta_topology_fallback(&topo, (uint64_t)8 << 30, 2);
   ASSERT_EQ(ta_arena_boot(&topo, 2, TA_PLACE_PREFERRED, 1'000'000'000, 50), 0);
+}
+
+// The whole start-up of a one-node test: the conf (slab_cache_kb as given; the default when
+// negative), a FakeOs installed for the rest of the process, and the arenas.
+inline FakeOs *fake_heap_start_one_node(long slab_cache_kb = -1) {
+  fake_heap_conf();
+  if (slab_cache_kb >= 0) ta_conf.slab_cache_kb = (decltype(ta_conf.slab_cache_kb))slab_cache_kb;
+  FakeOs *fake = new FakeOs();
+  fake->install();
+  fake_heap_boot_one_node();
+  return fake;
 }
 
 // n objects of class cls straight from arena a's bin (as a thread cache's refill would take them).

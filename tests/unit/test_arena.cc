@@ -18,10 +18,7 @@ FakeOs *fake;
 class Env : public testing::Environment {
  public:
   void SetUp() override {
-    fake_heap_conf();
-    fake = new FakeOs();
-    fake->install();
-    fake_heap_boot_one_node();
+    fake = fake_heap_start_one_node();
     EXPECT_EQ(fake->binds, 0u) << "a single-node machine makes no NUMA call";
   }
 };

@@ -24,11 +24,7 @@ constexpr uint64_t kDecay = 1'000'000'000;
 class Env : public testing::Environment {
  public:
   void SetUp() override {
-    fake_heap_conf();
-    ta_conf.slab_cache_kb = 0;  // emptied slabs go straight back to the test's own allocator
-    fake = new FakeOs();
-    fake->install();
-    fake_heap_boot_one_node();
+    fake = fake_heap_start_one_node(0);  // emptied slabs go straight back to the page layer
   }
 };
 testing::Environment *const env = testing::AddGlobalTestEnvironment(new Env);

@@ -17,11 +17,7 @@ FakeOs *fake;
 class Env : public testing::Environment {
  public:
   void SetUp() override {
-    fake_heap_conf();
-    ta_conf.slab_cache_kb = 512;
-    fake = new FakeOs();
-    fake->install();
-    fake_heap_boot_one_node();
+    fake = fake_heap_start_one_node(512);
   }
 };
 testing::Environment *const env = testing::AddGlobalTestEnvironment(new Env);
