@@ -165,6 +165,7 @@ bool ta_background_is_running(void) { return ta_atomic_load(&state, ta_mo_relaxe
 
 void ta_background_postfork_child(void) {
   ta_migrate_postfork_child();
+  ta_stats_postfork_child();
   ta_atomic_store(&state, BG_OFF, ta_mo_relaxed);
   ta_atomic_store(&next_inline_ns, 0, ta_mo_relaxed);
   ta_atomic_store(&seen_free, 0, ta_mo_relaxed);

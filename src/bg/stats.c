@@ -238,6 +238,12 @@ static void live_path(char *buf, size_t cap, bool tmp) {
            (unsigned)getuid(), (int)getpid());
 }
 
+/* Held from the snapshot file's creation to its rename, and by the exit's unlink, which also
+ * closes publishing: an exit that unlinked while the background thread was between the two
+ * had the rename put the file back after the process was gone (seen once in tools.stat-redis). */
+static ta_mutex_t live_lock = TA_MUTEX_INITIALIZER(TA_LOCK_RANK_INIT);
+static bool live_closed;
+
 int ta_stats_publish(void) {
   static ta_stats_t snap;    /* only the background thread publishes */
   static char text[256 * 1024];
@@ -247,23 +253,42 @@ int ta_stats_publish(void) {
   char tmp[96], final[96];
   live_path(tmp, sizeof(tmp), true);
   live_path(final, sizeof(final), false);
+  ta_mutex_lock(&live_lock);
+  if (live_closed) {
+    ta_mutex_unlock(&live_lock);
+    return 0;
+  }
   /* 0600, created fresh: never follows a link someone planted, never widens to others. */
   int fd = open(tmp, O_WRONLY | O_CREAT | O_EXCL | O_NOFOLLOW | O_CLOEXEC, 0600);
   if (fd < 0 && errno == EEXIST) {
     unlink(tmp); /* left by a crash of this pid's predecessor */
     fd = open(tmp, O_WRONLY | O_CREAT | O_EXCL | O_NOFOLLOW | O_CLOEXEC, 0600);
   }
-  if (fd < 0) return errno;
-  ssize_t w = write(fd, text, len);
-  int err = w == (ssize_t)len ? 0 : (w < 0 ? errno : EIO);
-  close(fd);
-  if (!err && rename(tmp, final) != 0) err = errno;
-  if (err) unlink(tmp);
+  int err = 0;
+  if (fd < 0) {
+    err = errno;
+  } else {
+    ssize_t w = write(fd, text, len);
+    err = w == (ssize_t)len ? 0 : (w < 0 ? errno : EIO);
+    close(fd);
+    if (!err && rename(tmp, final) != 0) err = errno;
+    if (err) unlink(tmp);
+  }
+  ta_mutex_unlock(&live_lock);
   return err;
 }
 
 void ta_stats_unpublish(void) {
   char final[96];
   live_path(final, sizeof(final), false);
+  ta_mutex_lock(&live_lock);
+  live_closed = true;
   unlink(final);
+  ta_mutex_unlock(&live_lock);
+}
+
+void ta_stats_postfork_child(void) {
+  /* The child has its own pid, so its own file; the lock may have been held mid-publish. */
+  ta_mutex_postfork_child(&live_lock);
+  live_closed = false;
 }

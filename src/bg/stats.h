@@ -65,6 +65,8 @@ size_t ta_stats_render_table(const ta_stats_t *s, char *buf, size_t cap);
 int ta_stats_publish(void);
 /* Removes this process's live snapshot file (at exit). */
 void ta_stats_unpublish(void);
+/* In a forked child: the publishing lock made fresh. */
+void ta_stats_postfork_child(void);
 
 TA_EXTERN_C_END
 
