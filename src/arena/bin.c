@@ -89,7 +89,8 @@ void ta_bin_put_locked(ta_bin_t *bin, ta_hpa_t *hpa, ta_extent_t *slab, void *p)
   bin->stats.nfree++;
   bin->stats.live--;
   bin->drain_bytes += ci->size;
-  slab->usable = ta_atomic_load(&ta_arena_clock, ta_mo_relaxed);
+  uint64_t now = ta_atomic_load(&ta_arena_clock, ta_mo_relaxed);
+  slab->usable = now;
   uint32_t cap = ta_slab_capacity(slab);
   if (slab->nfree == cap) {
     if (cap > 1) ta_list_remove(&slab->link); /* else it was full, off the list */
@@ -99,7 +100,7 @@ void ta_bin_put_locked(ta_bin_t *bin, ta_hpa_t *hpa, ta_extent_t *slab, void *p)
       bin->stats.nslabs--;
     } else if (!bin->spare) {
       bin->spare = slab;
-      bin->spare_since = ta_atomic_load(&ta_arena_clock, ta_mo_relaxed);
+      bin->spare_since = now;
     } else {
       ta_slab_cache_put(&ta_arenas[slab->arena]->slab_cache, hpa, slab);
       bin->stats.nslabs--;
