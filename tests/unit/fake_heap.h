@@ -39,6 +39,27 @@ inline FakeOs *fake_heap_start_one_node(long slab_cache_kb = -1) {
   return fake;
 }
 
+// A gtest environment that runs fake_heap_start_one_node and stores the FakeOs in *out.
+class FakeHeapEnv : public testing::Environment {
+ public:
+  FakeHeapEnv(FakeOs **out, long slab_cache_kb) : out_(out), slab_cache_kb_(slab_cache_kb) {}
+  void SetUp() override { *out_ = fake_heap_start_one_node(slab_cache_kb_); }
+
+ private:
+  FakeOs **out_;
+  long slab_cache_kb_;
+};
+
+// The first class of at least `size` bytes whose slab has 4 to 64 pages and 4+ objects (one
+// that can have whole free pages while some objects are out); TA_NCLASSES if none at this
+// page size.
+inline unsigned fake_heap_multi_page_class(size_t size) {
+  for (unsigned c = ta_size_class_of(size); c < TA_NCLASSES; c++)
+    if (ta_class_info[c].slab_pages >= 4 && ta_class_info[c].nobjs >= 4 && ta_class_info[c].slab_pages <= 64)
+      return c;
+  return TA_NCLASSES;
+}
+
 // n objects of class cls straight from arena a's bin (as a thread cache's refill would take them).
 inline std::vector<void *> fake_heap_take(ta_arena_t *a, unsigned cls, size_t n) {
   std::vector<void *> objs(n);

@@ -20,23 +20,10 @@ namespace {
 
 FakeOs *fake;
 
-class Env : public testing::Environment {
- public:
-  void SetUp() override {
-    fake = fake_heap_start_one_node(0);  // emptied slabs go straight back to the page layer
-  }
-};
-testing::Environment *const env = testing::AddGlobalTestEnvironment(new Env);
+// Emptied slabs go straight back to the page layer (no slab cache).
+testing::Environment *const env = testing::AddGlobalTestEnvironment(new FakeHeapEnv(&fake, 0));
 
 size_t page() { return ta_hpa_geometry.page_size; }
-
-// The first class of at least `size` bytes whose slab has 4+ pages and 4+ objects.
-unsigned multi_page_class(size_t size) {
-  for (unsigned c = ta_size_class_of(size); c < TA_NCLASSES; c++)
-    if (ta_class_info[c].slab_pages >= 4 && ta_class_info[c].nobjs >= 4 && ta_class_info[c].slab_pages <= 64)
-      return c;
-  return TA_NCLASSES;
-}
 
 // Two classes' bins on a heap of their own: `cls` drains, `other` takes the pages.
 class Shed : public testing::Test {
@@ -50,7 +37,7 @@ class Shed : public testing::Test {
     memset(bins, 0, sizeof bins);  // stats included: ta_bin_init leaves them to the arena
     for (auto &b : bins) ta_bin_init(&b);
     fake->purge_ranges.clear();
-    cls = multi_page_class(4097);
+    cls = fake_heap_multi_page_class(4097);
     if (cls >= TA_NCLASSES) GTEST_SKIP() << "no slab of 4+ pages and 4+ objects at this page size";
     // Shedding from the first return on: each test sets the bound it needs.
     ta_conf.drain_shed_kb = 1;

@@ -21,13 +21,8 @@ namespace {
 FakeOs *fake;
 constexpr uint64_t kDecay = 1'000'000'000;
 
-class Env : public testing::Environment {
- public:
-  void SetUp() override {
-    fake = fake_heap_start_one_node(0);  // emptied slabs go straight back to the page layer
-  }
-};
-testing::Environment *const env = testing::AddGlobalTestEnvironment(new Env);
+// Emptied slabs go straight back to the page layer (no slab cache).
+testing::Environment *const env = testing::AddGlobalTestEnvironment(new FakeHeapEnv(&fake, 0));
 
 size_t page() { return ta_hpa_geometry.page_size; }
 
@@ -97,15 +92,8 @@ class Interior : public testing::Test {
   }
 };
 
-// The first class of at least `size` bytes whose slab has several pages.
-unsigned multi_page_class(size_t size) {
-  for (unsigned c = ta_size_class_of(size); c < TA_NCLASSES; c++)
-    if (ta_class_info[c].slab_pages >= 4 && ta_class_info[c].nobjs >= 4) return c;
-  return TA_NCLASSES;
-}
-
 TEST_F(Interior, PurgesExactlyThePagesUnderNoLiveOrCachedObject) {
-  cls = multi_page_class(4097);
+  cls = fake_heap_multi_page_class(4097);
   if (cls >= TA_NCLASSES) GTEST_SKIP() << "no slab of 4+ pages and 4+ objects at this page size";
   auto objs = fill(ci().nobjs);  // one whole slab
   ta_extent_t *slab = ta_pagemap_lookup(objs[0]);
@@ -146,7 +134,7 @@ TEST_F(Interior, PurgesExactlyThePagesUnderNoLiveOrCachedObject) {
 }
 
 TEST_F(Interior, ABusySlabIsLeftAlone) {
-  cls = multi_page_class(4097);
+  cls = fake_heap_multi_page_class(4097);
   if (cls >= TA_NCLASSES) GTEST_SKIP() << "no slab of 4+ pages and 4+ objects at this page size";
   auto objs = fill(2 * ci().nobjs);
   for (size_t i = 1; i < objs.size(); i++) put(objs[i]);  // objects[0] keeps the first slab
@@ -164,7 +152,7 @@ TEST_F(Interior, ABusySlabIsLeftAlone) {
 }
 
 TEST_F(Interior, HandedOutAgainThePagesCountAsResident) {
-  cls = multi_page_class(4097);
+  cls = fake_heap_multi_page_class(4097);
   if (cls >= TA_NCLASSES) GTEST_SKIP() << "no slab of 4+ pages and 4+ objects at this page size";
   auto objs = fill(ci().nobjs);
   ta_extent_t *slab = ta_pagemap_lookup(objs[0]);
@@ -188,7 +176,7 @@ TEST_F(Interior, HandedOutAgainThePagesCountAsResident) {
 // The pages offered to the purge carry the vacant tag in the pagemap (free's fast path then
 // takes the slow path there); every page under an object handed out again gets its class back.
 TEST_F(Interior, FreePagesAreTaggedVacantUntilHandedOutAgain) {
-  cls = multi_page_class(4097);
+  cls = fake_heap_multi_page_class(4097);
   if (cls >= TA_NCLASSES) GTEST_SKIP() << "no slab of 4+ pages and 4+ objects at this page size";
   auto objs = fill(ci().nobjs);
   ta_extent_t *slab = ta_pagemap_lookup(objs[0]);
@@ -214,7 +202,7 @@ TEST_F(Interior, FreePagesAreTaggedVacantUntilHandedOutAgain) {
 }
 
 TEST_F(Interior, ADeletedSlabsPurgedPagesAreFreeAndClean) {
-  cls = multi_page_class(4097);
+  cls = fake_heap_multi_page_class(4097);
   if (cls >= TA_NCLASSES) GTEST_SKIP() << "no slab of 4+ pages and 4+ objects at this page size";
   auto objs = fill(ci().nobjs);
   for (size_t i = 1; i < objs.size(); i++) put(objs[i]);
@@ -230,7 +218,7 @@ TEST_F(Interior, ADeletedSlabsPurgedPagesAreFreeAndClean) {
 }
 
 TEST_F(Interior, ADoubleFreeOnAPurgedPageIsCaughtAtTheSlab) {
-  cls = multi_page_class(4097);
+  cls = fake_heap_multi_page_class(4097);
   if (cls >= TA_NCLASSES) GTEST_SKIP() << "no slab of 4+ pages and 4+ objects at this page size";
   auto objs = fill(ci().nobjs);
   for (size_t i = 1; i < objs.size(); i++) put(objs[i]);
@@ -274,7 +262,7 @@ TEST_F(Interior, NotedPagesCountAsFreeInTheBreakDecision) {
 
 TEST_F(Interior, AUnitMostlyInUseIsKeptWhole) {
   if (!ta_hpa_geometry.hugepages) GTEST_SKIP() << "no THP on this machine: every unit is broken";
-  cls = multi_page_class(4097);
+  cls = fake_heap_multi_page_class(4097);
   if (cls >= TA_NCLASSES) GTEST_SKIP() << "no slab of 4+ pages and 4+ objects at this page size";
   bool zeroed;
   // Live large data fills most of the unit the slab will share.

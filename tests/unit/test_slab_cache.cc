@@ -14,13 +14,7 @@ namespace {
 
 FakeOs *fake;
 
-class Env : public testing::Environment {
- public:
-  void SetUp() override {
-    fake = fake_heap_start_one_node(512);
-  }
-};
-testing::Environment *const env = testing::AddGlobalTestEnvironment(new Env);
+testing::Environment *const env = testing::AddGlobalTestEnvironment(new FakeHeapEnv(&fake, 512));
 
 size_t cached(ta_arena_t *a) { return ta_atomic_load(&a->slab_cache.bytes, ta_mo_relaxed); }
 
