@@ -1,11 +1,13 @@
 /* tcache.c: creating, filling, flushing and destroying thread caches (see tcache.h).
  *
- * Capacity per class is the CPU profile's budget (32 KiB on x86-64 and Neoverse, 16 KiB on a
+ * Capacity per class starts at the CPU profile's budget (32 KiB on x86-64 and Neoverse, 16 KiB on a
  * generic ARMv8.0 core) of objects, between 4 (2 above 16 KiB) and 128 slots: small classes batch
- * many objects per lock, large ones keep a thread from hoarding memory (a 256 KiB budget made
- * batches of large objects 2.5x faster but raised peak RSS by 30-60% on the realloc and cache
+ * many objects per lock, large ones keep a thread from hoarding memory (a fixed 256 KiB budget
+ * made batches of large objects 2.5x faster but raised peak RSS by 30-60% on the realloc and cache
  * benchmarks, which matter more to servers; refilling stacks of 16 slots or fewer whole made
  * such batches 10% faster but left 1.5 MiB more in idle threads' caches on the cache benchmark).
+ * A class grows past that base only while its slow paths come back to back (GROW_EVENTS below),
+ * which those benchmarks never do.
  * Refill brings half a stack, flush returns the older half: the hot top stays in the thread.
  * Both go through the arena's transfer cache (transfer_cache.h) before the bins, so batches
  * larger than a stack pass between threads and back without touching slab free maps. A stack
@@ -52,6 +54,18 @@ static ta_atomic(uint64_t) reclaimed_caches, reclaimed_bytes;
 #define BURST_MIN_SIZE 4096
 /* Stacks this small refill whole from the transfer cache (never from a bin). */
 #define WHOLE_REFILL_SLOTS 16
+/* Growth. A class's stack starts at its base (slots_for) and doubles, up to grown_slots_for, when
+ * the thread's refills and flushes of that class come less than GROW_GAP_NS apart on average over
+ * GROW_EVENTS of them. Each costs 50-100 ns (a lock, a batch copied), so at that rate they take
+ * more than about 5% of the thread's time and a bigger stack pays for the memory it may hold. A
+ * thread that does work between its allocations (a server between requests) never gets there and
+ * keeps the base budget. A class goes back down when it goes idle (the trim pass halves it) and
+ * when the cache is emptied (idle thread, node move). The bigger array is allocated once, at the
+ * class's first growth, and kept for the thread's life. */
+#define GROW_EVENTS 16
+#define GROW_GAP_NS 1000
+#define GROWN_CLASS_BYTES (2u << 20)
+#define MAX_SLOTS 128
 
 static uint32_t slots_for(unsigned cls) {
   /* The CPU profile's budget (sized against the core's L2, docs/aarch64.md); 32 KiB where the
@@ -62,7 +76,12 @@ static uint32_t slots_for(unsigned cls) {
    * otherwise go back: 2 slots cut realloc's peak RSS by 2 MiB (of 47) and cost batches
    * nothing measurable now that emptied slabs are reused from the arena's slab cache. */
   uint32_t least = ta_class_info[cls].size > 16384 ? 2 : 4;
-  return n < least ? least : n > 128 ? 128 : n;
+  return n < least ? least : n > MAX_SLOTS ? MAX_SLOTS : n;
+}
+
+static uint32_t grown_slots_for(unsigned cls) {
+  uint32_t n = GROWN_CLASS_BYTES / ta_class_info[cls].size, base = slots_for(cls);
+  return n < base ? base : n > MAX_SLOTS ? MAX_SLOTS : n;
 }
 
 /* Returns the n oldest objects: to the arena's transfer cache when `arena` is given (a stack
@@ -75,16 +94,52 @@ static void flush_oldest(ta_cache_bin_t *bin, unsigned cls, uint32_t n, ta_arena
   bin->count -= n;
 }
 
-/* Counts a slow-path event of class cls; every GC_EVENTS events, trims idle classes. */
+/* Doubles the class's stack (see GROW_EVENTS). */
+static void grow(ta_tcache_t *tc, unsigned cls) {
+  ta_cache_bin_t *bin = &tc->bins[cls];
+  uint32_t most = grown_slots_for(cls);
+  if (bin->max >= most) return;
+  if (tc->room[cls] < most) {
+    void **slots = ta_meta_alloc(most * sizeof(void *));
+    if (!slots) return; /* stays at its size */
+    /* Under the list lock: ta_tcache_others_hold reads the array under it. The old array, in the
+     * cache's block, is cleared so no stale copy of a pointer is ever found there. */
+    ta_mutex_lock(&list_lock);
+    memcpy(slots, bin->slots, bin->count * sizeof(void *));
+    memset(bin->slots, 0, tc->room[cls] * sizeof(void *));
+    bin->slots = slots;
+    tc->room[cls] = (uint16_t)most;
+    ta_mutex_unlock(&list_lock);
+  }
+  bin->max = bin->max * 2 < most ? bin->max * 2 : most;
+}
+
+/* Brings the class's stack down to max slots, returning the oldest objects beyond it. */
+static void shrink(ta_cache_bin_t *bin, unsigned cls, uint32_t max) {
+  if (bin->count > max) flush_oldest(bin, cls, bin->count - max, NULL);
+  bin->max = max;
+}
+
+/* Counts a slow-path event of class cls: grows the class when its events come fast; every
+ * GC_EVENTS events of the thread, trims idle classes. */
 static void gc_tick(ta_tcache_t *tc, unsigned cls) {
   __atomic_store_n(&tc->slow_calls, tc->slow_calls + 1, __ATOMIC_RELAXED); /* the reclaimer reads it */
   tc->active[cls / 64] |= (uint64_t)1 << (cls % 64);
+  if (++tc->window_events[cls] == GROW_EVENTS) {
+    uint64_t now = ta_os_now_ns();
+    if (now - tc->window_start[cls] < (uint64_t)GROW_EVENTS * GROW_GAP_NS) grow(tc, cls);
+    tc->window_start[cls] = now;
+    tc->window_events[cls] = 0;
+  }
   if (++tc->events < GC_EVENTS) return;
   tc->events = 0;
   for (unsigned c = 0; c < TA_NCLASSES; c++) {
     ta_cache_bin_t *bin = &tc->bins[c];
     bool active = (tc->active[c / 64] >> (c % 64)) & 1;
-    if (!active && bin->count > 1) flush_oldest(bin, c, bin->count / 2, NULL);
+    if (active) continue;
+    if (bin->count > 1) flush_oldest(bin, c, bin->count / 2, NULL);
+    uint32_t base = slots_for(c);
+    if (bin->max > base) shrink(bin, c, bin->max / 2 > base ? bin->max / 2 : base);
   }
   memset(tc->active, 0, sizeof(tc->active));
 }
@@ -94,10 +149,12 @@ static void send_remote(ta_tcache_t *tc) {
   tc->nremote = 0;
 }
 
+/* Empties every stack and brings grown ones back to their base. */
 static void flush_all(ta_tcache_t *tc) {
   for (unsigned c = 0; c < TA_NCLASSES; c++) {
     if (tc->bins[c].count) ta_arena_flush(c, tc->bins[c].slots, tc->bins[c].count);
     tc->bins[c].count = 0;
+    tc->bins[c].max = slots_for(c);
   }
   send_remote(tc);
 }
@@ -120,6 +177,8 @@ static void destroy(void *arg) {
   own_cache = NULL;
   ta_mutex_unlock(&list_lock);
   flush_all(tc);
+  for (unsigned c = 0; c < TA_NCLASSES; c++)
+    if (tc->room[c] > slots_for(c)) ta_meta_free(tc->bins[c].slots, tc->room[c] * sizeof(void *));
   ta_meta_free(tc, tc->alloc_size);
 }
 
@@ -166,6 +225,7 @@ ta_tcache_t *ta_tcache_get(void) {
   for (unsigned c = 0; c < TA_NCLASSES; c++) {
     tc->bins[c].slots = slots;
     tc->bins[c].max = slots_for(c);
+    tc->room[c] = (uint16_t)tc->bins[c].max;
     tc->bins[c].start_mul = ta_class_info[c].start_mul;
     tc->bins[c].start_limit = ta_class_info[c].start_limit;
     slots += tc->bins[c].max;
@@ -219,15 +279,17 @@ void *ta_tcache_refill(ta_tcache_t *tc, unsigned cls) {
 void ta_tcache_flush_push(ta_tcache_t *tc, unsigned cls, void *p) {
   ta_cache_bin_t *bin = &tc->bins[cls];
   gc_tick(tc, cls);
-  uint64_t bit = (uint64_t)1 << (cls % 64);
-  uint32_t n = bin->count / 2 ? bin->count / 2 : bin->count;
-  /* No refill since the last flush: this thread only frees this class now (a consumer, or the
-   * end of a burst of frees), so the objects it keeps would only pin their slabs; all but a
-   * few go back. */
-  if (!(tc->refilled[cls / 64] & bit) && ta_class_info[cls].size > BURST_MIN_SIZE)
-    n = bin->count - bin->count / BURST_KEEP_SHARE;
-  tc->refilled[cls / 64] &= ~bit;
-  flush_oldest(bin, cls, n, tc->arena);
+  if (bin->count == bin->max) { /* else it has room: it just grew, or free missed for another reason */
+    uint64_t bit = (uint64_t)1 << (cls % 64);
+    uint32_t n = bin->count / 2 ? bin->count / 2 : bin->count;
+    /* No refill since the last flush: this thread only frees this class now (a consumer, or the
+     * end of a burst of frees), so the objects it keeps would only pin their slabs; all but a
+     * few go back. */
+    if (!(tc->refilled[cls / 64] & bit) && ta_class_info[cls].size > BURST_MIN_SIZE)
+      n = bin->count - bin->count / BURST_KEEP_SHARE;
+    tc->refilled[cls / 64] &= ~bit;
+    flush_oldest(bin, cls, n, tc->arena);
+  }
   bin->slots[bin->count++] = p;
 }
 

@@ -67,6 +67,12 @@ typedef struct ta_tcache {
   uint32_t events;     /* slow-path events since the last trim */
   uint64_t active[(TA_NCLASSES + 63) / 64]; /* classes with a slow-path event since then */
   uint64_t refilled[(TA_NCLASSES + 63) / 64]; /* classes refilled since their last flush */
+  /* Growth (tcache.c): per class, the slots its array has room for (at least max; the array is
+   * in this block until the class first grows past its base), and the start and slow-path
+   * events of its current measuring window. */
+  uint16_t room[TA_NCLASSES];
+  uint16_t window_events[TA_NCLASSES];
+  uint64_t window_start[TA_NCLASSES];
   /* Objects of another node, collected here and sent home as one batch. */
   uint32_t nremote;
   uint16_t remote_node;

@@ -1,0 +1,101 @@
+// Thread-cache stacks that grow under dense traffic, on the fake OS and its clock: a class whose
+// refills and flushes come back to back grows until a batch fits, one whose slow paths are far
+// apart keeps its base, and a grown class goes back down when it goes idle or is emptied.
+#include <gtest/gtest.h>
+
+#include <vector>
+
+#include "fake_heap.h"
+#include "fake_os.h"
+
+#include "tcache.h"
+
+namespace {
+
+FakeOs *fake;
+
+testing::Environment *const env = testing::AddGlobalTestEnvironment(new FakeHeapEnv(&fake, -1));
+
+ta_tcache_t *cache() {
+  static bool booted = ta_tcache_boot(true) == 0;
+  EXPECT_TRUE(booted);
+  ta_tcache_t *tc = ta_tcache_get();
+  EXPECT_NE(tc, nullptr);
+  return tc;
+}
+
+// malloc's and free's paths for a small class, the fast one then the slow one, with the clock
+// moving `gap_ns` on every slow-path call.
+void *take(ta_tcache_t *tc, unsigned cls, uint64_t gap_ns) {
+  void *p = ta_tcache_pop(tc, cls);
+  if (p) return p;
+  fake->now += gap_ns;
+  p = ta_tcache_refill(tc, cls);
+  EXPECT_NE(p, nullptr);
+  return p;
+}
+
+void give(ta_tcache_t *tc, unsigned cls, void *p, uint64_t gap_ns) {
+  ta_tcache_mark(p, ta_tcache_free_mark);
+  if (ta_tcache_push(tc, cls, p)) return;
+  fake->now += gap_ns;
+  ta_tcache_flush_push(tc, cls, p);
+}
+
+// One batch: n objects taken, then given back in the order taken. Returns the slow-path calls
+// it made.
+uint64_t batch(ta_tcache_t *tc, unsigned cls, size_t n, uint64_t gap_ns) {
+  uint64_t before = tc->slow_calls;
+  std::vector<void *> objs(n);
+  for (auto &p : objs) p = take(tc, cls, gap_ns);
+  for (void *p : objs) give(tc, cls, p, gap_ns);
+  return tc->slow_calls - before;
+}
+
+TEST(TcacheGrowth, DenseBatchesGrowTheClassUntilABatchFits) {
+  ta_tcache_t *tc = cache();
+  unsigned cls = ta_size_class_of(4096);
+  uint32_t base = tc->bins[cls].max;
+  ASSERT_LT(base, 64u) << "the class already holds a batch";
+  EXPECT_GT(batch(tc, cls, 64, 100), 0u);
+  for (int i = 0; i < 20; i++) batch(tc, cls, 64, 100);
+  EXPECT_GE(tc->bins[cls].max, 64u);
+  EXPECT_EQ(batch(tc, cls, 64, 100), 0u) << "a batch of 64 still misses the cache";
+  // The objects moved to the grown array are still found where free's slow path looks.
+  void *p = take(tc, cls, 100);
+  give(tc, cls, p, 100);
+  EXPECT_TRUE(ta_tcache_holds(tc, cls, p));
+  ta_tcache_flush_self();
+  EXPECT_EQ(tc->bins[cls].max, base) << "emptying the cache left the class grown";
+  EXPECT_EQ(tc->bins[cls].count, 0u);
+}
+
+TEST(TcacheGrowth, SparseSlowPathsKeepTheBase) {
+  ta_tcache_t *tc = cache();
+  unsigned cls = ta_size_class_of(8192);
+  uint32_t base = tc->bins[cls].max;
+  // 20 us between slow paths: a thread that works between its allocations.
+  for (int i = 0; i < 40; i++) batch(tc, cls, 64, 20'000);
+  EXPECT_EQ(tc->bins[cls].max, base);
+  ta_tcache_flush_self();
+}
+
+TEST(TcacheGrowth, AGrownClassHalvesWhenIdle) {
+  ta_tcache_t *tc = cache();
+  unsigned cls = ta_size_class_of(4096), other = ta_size_class_of(16384);
+  uint32_t base = tc->bins[cls].max;
+  for (int i = 0; i < 20; i++) batch(tc, cls, 64, 100);
+  uint32_t grown = tc->bins[cls].max;
+  ASSERT_GT(grown, base);
+  batch(tc, cls, 64, 100); // leaves the stack full
+  EXPECT_GT(tc->bins[cls].count, grown / 2);
+  // Another class's slow paths, spread out: trim passes see `cls` idle.
+  for (int i = 0; i < 300 && tc->bins[cls].max == grown; i++) batch(tc, other, 8, 20'000);
+  EXPECT_LE(tc->bins[cls].max, grown / 2);
+  EXPECT_LE(tc->bins[cls].count, tc->bins[cls].max);
+  for (int i = 0; i < 2000 && tc->bins[cls].max > base; i++) batch(tc, other, 8, 20'000);
+  EXPECT_EQ(tc->bins[cls].max, base) << "idle passes never bring the class back to its base";
+  ta_tcache_flush_self();
+}
+
+}  // namespace
