@@ -25,7 +25,7 @@
 
 ta_tcache_t ta_tcache_empty;
 uintptr_t ta_tcache_free_mark;
-__thread ta_tcache_tls_t ta_tcache_tls __attribute__((tls_model("initial-exec"))) = {&ta_tcache_empty, 0, 0};
+__thread ta_tcache_tls_t ta_tcache_tls __attribute__((tls_model("initial-exec"))) = {.self = &ta_tcache_empty};
 /* The thread's cache while ta_tcache_tls.self may point at the empty one because the reclaimer
  * emptied it (NULL before the first and after the last). */
 static __thread ta_tcache_t *own_cache __attribute__((tls_model("initial-exec")));

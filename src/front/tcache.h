@@ -5,7 +5,7 @@
  * thread-local pointer starts at a shared empty cache whose stacks have no room, so the first
  * call of a thread takes the slow path (which creates its cache) without a NULL test on the
  * fast path. The cache itself lives in metadata; only the pointer and two flags (below) are in
- * initial-exec TLS, which keeps tieralloc's static TLS to a few bytes (it can be
+ * initial-exec TLS, which keeps tieralloc's static TLS to about a hundred bytes (it can be
  * dlopen()ed late).
  *
  * An idle thread's cache is emptied by the background thread (ta_tcache_reclaim_idle): a
@@ -99,9 +99,13 @@ TA_INLINE bool ta_tcache_is_marked(const void *p, uintptr_t key) {
 }
 TA_INLINE void ta_tcache_mark(void *p, uintptr_t key) { *(ta_mark_word_t *)p = (uintptr_t)p ^ key; }
 TA_INLINE void ta_tcache_unmark(void *p) { *(ta_mark_word_t *)p = 0; }
-/* One TLS block, so the fast path finds all three through one thread-pointer offset. */
+/* One TLS block, so the fast path finds all three through one thread-pointer offset. The flags
+ * sit a cache line away from the pointer: every call stores `inside` and then loads `self`, and
+ * with both in one line that store and load cost a malloc/free pair 13.4 ns instead of 11.1 (AMD
+ * EPYC; 10.5 with no flag at all). */
 typedef struct ta_tcache_tls {
   ta_tcache_t *self; /* the thread's cache; the empty cache when it has none or was reclaimed */
+  char apart[64 - sizeof(ta_tcache_t *)];
   int inside;        /* a fast path is running */
   int depth;         /* slow paths and other entry points running (nested) */
 } ta_tcache_tls_t;
