@@ -101,8 +101,8 @@ TA_INLINE void ta_tcache_mark(void *p, uintptr_t key) { *(ta_mark_word_t *)p = (
 TA_INLINE void ta_tcache_unmark(void *p) { *(ta_mark_word_t *)p = 0; }
 /* One TLS block, so the fast path finds all three through one thread-pointer offset. The flags
  * sit a cache line away from the pointer: every call stores `inside` and then loads `self`, and
- * with both in one line that store and load cost a malloc/free pair 13.4 ns instead of 11.1 (AMD
- * EPYC; 10.5 with no flag at all). */
+ * where the TLS layout put both in one line that store and load cost a malloc/free pair 13.4 ns
+ * instead of 11.1 (AMD EPYC; 10.5 with no flag at all). */
 typedef struct ta_tcache_tls {
   ta_tcache_t *self; /* the thread's cache; the empty cache when it has none or was reclaimed */
   char apart[64 - sizeof(ta_tcache_t *)];
