@@ -56,10 +56,13 @@ static ta_atomic(uint64_t) reclaimed_caches, reclaimed_bytes;
 #define WHOLE_REFILL_SLOTS 16
 /* Growth. A class's stack starts at its base (slots_for) and doubles, up to grown_slots_for, when
  * the thread's refills and flushes of that class come less than GROW_GAP_NS apart on average over
- * GROW_EVENTS of them. Each costs 50-100 ns (a lock, a batch copied), so at that rate they take
- * more than about 5% of the thread's time and a bigger stack pays for the memory it may hold. A
- * thread that does work between its allocations (a server between requests) never gets there and
- * keeps the base budget. A class goes back down when it goes idle (the trim pass halves it) and
+ * GROW_EVENTS of them, with both kinds among them. Each costs 50-100 ns (a lock, a batch copied),
+ * so at that rate they take more than about 5% of the thread's time and a bigger stack, which
+ * absorbs the thread's round trip from taking to giving back, pays for the memory it may hold. A
+ * thread that only takes or only gives back a class (a producer, a consumer) gains nothing from
+ * a bigger stack but bigger batches under the bin lock, and does not grow. A thread that does work
+ * between its allocations (a server between requests) never gets there and keeps the base
+ * budget. A class goes back down when it goes idle (the trim pass halves it) and
  * when the cache is emptied (idle thread, node move). The bigger array is allocated once, at the
  * class's first growth, and kept for the thread's life. */
 #define GROW_EVENTS 16
@@ -120,16 +123,23 @@ static void shrink(ta_cache_bin_t *bin, unsigned cls, uint32_t max) {
   bin->max = max;
 }
 
-/* Counts a slow-path event of class cls: grows the class when its events come fast; every
- * GC_EVENTS events of the thread, trims idle classes. */
-static void gc_tick(ta_tcache_t *tc, unsigned cls) {
+/* Counts a slow-path event of class cls, a refill (took) or a flush: grows the class when its
+ * events come fast; every GC_EVENTS events of the thread, trims idle classes. */
+static void gc_tick(ta_tcache_t *tc, unsigned cls, bool took) {
   __atomic_store_n(&tc->slow_calls, tc->slow_calls + 1, __ATOMIC_RELAXED); /* the reclaimer reads it */
-  tc->active[cls / 64] |= (uint64_t)1 << (cls % 64);
+  uint64_t bit = (uint64_t)1 << (cls % 64);
+  tc->active[cls / 64] |= bit;
+  if (took) tc->window_took[cls / 64] |= bit;
+  else tc->window_gave[cls / 64] |= bit;
   if (++tc->window_events[cls] == GROW_EVENTS) {
     uint64_t now = ta_os_now_ns();
-    if (now - tc->window_start[cls] < (uint64_t)GROW_EVENTS * GROW_GAP_NS) grow(tc, cls);
+    if (now - tc->window_start[cls] < (uint64_t)GROW_EVENTS * GROW_GAP_NS &&
+        (tc->window_took[cls / 64] & tc->window_gave[cls / 64] & bit))
+      grow(tc, cls);
     tc->window_start[cls] = now;
     tc->window_events[cls] = 0;
+    tc->window_took[cls / 64] &= ~bit;
+    tc->window_gave[cls / 64] &= ~bit;
   }
   if (++tc->events < GC_EVENTS) return;
   tc->events = 0;
@@ -267,7 +277,7 @@ ta_arena_t *ta_tcache_arena(ta_tcache_t *tc) {
 
 void *ta_tcache_refill(ta_tcache_t *tc, unsigned cls) {
   ta_tcache_arena(tc);
-  gc_tick(tc, cls);
+  gc_tick(tc, cls, true);
   ta_cache_bin_t *bin = &tc->bins[cls];
   tc->refilled[cls / 64] |= (uint64_t)1 << (cls % 64);
   unsigned want = bin->max / 2 ? bin->max / 2 : 1;
@@ -278,7 +288,7 @@ void *ta_tcache_refill(ta_tcache_t *tc, unsigned cls) {
 
 void ta_tcache_flush_push(ta_tcache_t *tc, unsigned cls, void *p) {
   ta_cache_bin_t *bin = &tc->bins[cls];
-  gc_tick(tc, cls);
+  gc_tick(tc, cls, false);
   if (bin->count == bin->max) { /* else it has room: it just grew, or free missed for another reason */
     uint64_t bit = (uint64_t)1 << (cls % 64);
     uint32_t n = bin->count / 2 ? bin->count / 2 : bin->count;

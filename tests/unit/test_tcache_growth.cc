@@ -1,6 +1,7 @@
 // Thread-cache stacks that grow under dense traffic, on the fake OS and its clock: a class whose
 // refills and flushes come back to back grows until a batch fits, one whose slow paths are far
-// apart keeps its base, and a grown class goes back down when it goes idle or is emptied.
+// apart or all of one kind keeps its base, and a grown class goes back down when it goes idle or
+// is emptied.
 #include <gtest/gtest.h>
 
 #include <vector>
@@ -76,6 +77,23 @@ TEST(TcacheGrowth, SparseSlowPathsKeepTheBase) {
   uint32_t base = tc->bins[cls].max;
   // 20 us between slow paths: a thread that works between its allocations.
   for (int i = 0; i < 40; i++) batch(tc, cls, 64, 20'000);
+  EXPECT_EQ(tc->bins[cls].max, base);
+  ta_tcache_flush_self();
+}
+
+TEST(TcacheGrowth, AThreadThatOnlyTakesDoesNotGrow) {
+  ta_tcache_t *tc = cache();
+  unsigned cls = ta_size_class_of(6144);
+  uint32_t base = tc->bins[cls].max;
+  // A producer: dense refills, its objects freed elsewhere (here: straight to their bins).
+  for (int i = 0; i < 40; i++) {
+    std::vector<void *> objs(64);
+    for (auto &p : objs) {
+      p = take(tc, cls, 100);
+      ta_tcache_mark(p, ta_tcache_free_mark);
+    }
+    ta_arena_flush(cls, objs.data(), (unsigned)objs.size());
+  }
   EXPECT_EQ(tc->bins[cls].max, base);
   ta_tcache_flush_self();
 }
