@@ -129,17 +129,23 @@ static void gc_tick(ta_tcache_t *tc, unsigned cls, bool took) {
   __atomic_store_n(&tc->slow_calls, tc->slow_calls + 1, __ATOMIC_RELAXED); /* the reclaimer reads it */
   uint64_t bit = (uint64_t)1 << (cls % 64);
   tc->active[cls / 64] |= bit;
-  if (took) tc->window_took[cls / 64] |= bit;
-  else tc->window_gave[cls / 64] |= bit;
+  size_t w = cls / 64;
+  if (took) tc->window_took[0][w] |= bit;
+  else tc->window_gave[0][w] |= bit;
   if (++tc->window_events[cls] == GROW_EVENTS) {
     uint64_t now = ta_os_now_ns();
-    if (now - tc->window_start[cls] < (uint64_t)GROW_EVENTS * GROW_GAP_NS &&
-        (tc->window_took[cls / 64] & tc->window_gave[cls / 64] & bit))
+    /* Both kinds over this window and the one before: a batch as long as two windows of events
+     * would otherwise fill each with one kind. */
+    uint64_t took_any = tc->window_took[0][w] | tc->window_took[1][w];
+    uint64_t gave_any = tc->window_gave[0][w] | tc->window_gave[1][w];
+    if (now - tc->window_start[cls] < (uint64_t)GROW_EVENTS * GROW_GAP_NS && (took_any & gave_any & bit))
       grow(tc, cls);
     tc->window_start[cls] = now;
     tc->window_events[cls] = 0;
-    tc->window_took[cls / 64] &= ~bit;
-    tc->window_gave[cls / 64] &= ~bit;
+    tc->window_took[1][w] = (tc->window_took[1][w] & ~bit) | (tc->window_took[0][w] & bit);
+    tc->window_gave[1][w] = (tc->window_gave[1][w] & ~bit) | (tc->window_gave[0][w] & bit);
+    tc->window_took[0][w] &= ~bit;
+    tc->window_gave[0][w] &= ~bit;
   }
   if (++tc->events < GC_EVENTS) return;
   tc->events = 0;

@@ -53,9 +53,13 @@ uint64_t batch(ta_tcache_t *tc, unsigned cls, size_t n, uint64_t gap_ns) {
   return tc->slow_calls - before;
 }
 
-TEST(TcacheGrowth, DenseBatchesGrowTheClassUntilABatchFits) {
+// Both sides of the burst-flush threshold (tcache.c: a flush with no refill since the last one
+// keeps only an eighth above 4 KiB).
+class TcacheGrowthBySize : public testing::TestWithParam<size_t> {};
+
+TEST_P(TcacheGrowthBySize, DenseBatchesGrowTheClassUntilABatchFits) {
   ta_tcache_t *tc = cache();
-  unsigned cls = ta_size_class_of(4096);
+  unsigned cls = ta_size_class_of(GetParam());
   uint32_t base = tc->bins[cls].max;
   ASSERT_LT(base, 64u) << "the class already holds a batch";
   EXPECT_GT(batch(tc, cls, 64, 100), 0u);
@@ -70,6 +74,8 @@ TEST(TcacheGrowth, DenseBatchesGrowTheClassUntilABatchFits) {
   EXPECT_EQ(tc->bins[cls].max, base) << "emptying the cache left the class grown";
   EXPECT_EQ(tc->bins[cls].count, 0u);
 }
+
+INSTANTIATE_TEST_SUITE_P(Sizes, TcacheGrowthBySize, testing::Values(1024, 4096, 6144, 16384));
 
 TEST(TcacheGrowth, SparseSlowPathsKeepTheBase) {
   ta_tcache_t *tc = cache();
