@@ -62,12 +62,16 @@ static ta_atomic(uint64_t) reclaimed_caches, reclaimed_bytes;
  * thread that only takes or only gives back a class (a producer, a consumer) gains nothing from
  * a bigger stack but bigger batches under the bin lock, and does not grow. A thread that does work
  * between its allocations (a server between requests) never gets there and keeps the base
- * budget. A class goes back down when it goes idle (the trim pass halves it) and
- * when the cache is emptied (idle thread, node move). The bigger array is allocated once, at the
- * class's first growth, and kept for the thread's life. */
+ * budget. A class goes back down when it goes idle (the trim pass halves it) and when the cache is
+ * emptied (idle thread, node move). A thread's growth is bounded in bytes (GROWN_THREAD_BYTES):
+ * a class that would pass the bound first takes the other classes back to their base, so a thread
+ * whose hot class moves (a loop over sizes) does not keep every class it went through at full
+ * size until the trim pass. The bigger array is allocated once, at the class's first growth, and
+ * kept for the thread's life. */
 #define GROW_EVENTS 16
 #define GROW_GAP_NS 1000
 #define GROWN_CLASS_BYTES (2u << 20)
+#define GROWN_THREAD_BYTES (4u << 20)
 #define MAX_SLOTS 128
 
 static uint32_t slots_for(unsigned cls) {
@@ -97,11 +101,28 @@ static void flush_oldest(ta_cache_bin_t *bin, unsigned cls, uint32_t n, ta_arena
   bin->count -= n;
 }
 
+/* Brings the class's stack down to max slots (not below its base), returning the oldest objects
+ * beyond it straight to their bins. */
+static void shrink(ta_tcache_t *tc, unsigned cls, uint32_t max) {
+  ta_cache_bin_t *bin = &tc->bins[cls];
+  if (max >= bin->max) return;
+  if (bin->count > max) flush_oldest(bin, cls, bin->count - max, NULL);
+  tc->grown_bytes -= (size_t)(bin->max - max) * ta_class_info[cls].size;
+  bin->max = max;
+}
+
 /* Doubles the class's stack (see GROW_EVENTS). */
 static void grow(ta_tcache_t *tc, unsigned cls) {
   ta_cache_bin_t *bin = &tc->bins[cls];
   uint32_t most = grown_slots_for(cls);
   if (bin->max >= most) return;
+  uint32_t max = bin->max * 2 < most ? bin->max * 2 : most;
+  size_t more = (size_t)(max - bin->max) * ta_class_info[cls].size;
+  if (tc->grown_bytes + more > GROWN_THREAD_BYTES) {
+    for (unsigned c = 0; c < TA_NCLASSES; c++)
+      if (c != cls) shrink(tc, c, slots_for(c));
+    if (tc->grown_bytes + more > GROWN_THREAD_BYTES) return;
+  }
   if (tc->room[cls] < most) {
     void **slots = ta_meta_alloc(most * sizeof(void *));
     if (!slots) return; /* stays at its size */
@@ -114,12 +135,7 @@ static void grow(ta_tcache_t *tc, unsigned cls) {
     tc->room[cls] = (uint16_t)most;
     ta_mutex_unlock(&list_lock);
   }
-  bin->max = bin->max * 2 < most ? bin->max * 2 : most;
-}
-
-/* Brings the class's stack down to max slots, returning the oldest objects beyond it. */
-static void shrink(ta_cache_bin_t *bin, unsigned cls, uint32_t max) {
-  if (bin->count > max) flush_oldest(bin, cls, bin->count - max, NULL);
+  tc->grown_bytes += more;
   bin->max = max;
 }
 
@@ -155,7 +171,7 @@ static void gc_tick(ta_tcache_t *tc, unsigned cls, bool took) {
     if (active) continue;
     if (bin->count > 1) flush_oldest(bin, c, bin->count / 2, NULL);
     uint32_t base = slots_for(c);
-    if (bin->max > base) shrink(bin, c, bin->max / 2 > base ? bin->max / 2 : base);
+    if (bin->max > base) shrink(tc, c, bin->max / 2 > base ? bin->max / 2 : base);
   }
   memset(tc->active, 0, sizeof(tc->active));
 }
@@ -172,6 +188,7 @@ static void flush_all(ta_tcache_t *tc) {
     tc->bins[c].count = 0;
     tc->bins[c].max = slots_for(c);
   }
+  tc->grown_bytes = 0;
   send_remote(tc);
 }
 

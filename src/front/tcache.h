@@ -71,6 +71,7 @@ typedef struct ta_tcache {
    * in this block until the class first grows past its base), and the start and slow-path
    * events of its current measuring window, and whether that window ([0]) and the one before
    * ([1]) had refills and flushes. */
+  size_t grown_bytes; /* the sum over classes of (max - base) * size */
   uint16_t room[TA_NCLASSES];
   uint16_t window_events[TA_NCLASSES];
   uint64_t window_start[TA_NCLASSES];

@@ -4,6 +4,7 @@
 // is emptied.
 #include <gtest/gtest.h>
 
+#include <algorithm>
 #include <vector>
 
 #include "fake_heap.h"
@@ -102,6 +103,36 @@ TEST(TcacheGrowth, AThreadThatOnlyTakesDoesNotGrow) {
   }
   EXPECT_EQ(tc->bins[cls].max, base);
   ta_tcache_flush_self();
+}
+
+// The bytes a thread's stacks have grown by, from the stacks themselves.
+size_t grown_bytes(const ta_tcache_t *tc, const std::vector<uint32_t> &base) {
+  size_t bytes = 0;
+  for (unsigned c = 0; c < TA_NCLASSES; c++) bytes += (size_t)(tc->bins[c].max - base[c]) * ta_class_info[c].size;
+  return bytes;
+}
+
+TEST(TcacheGrowth, AThreadsGrowthIsBounded) {
+  ta_tcache_t *tc = cache();
+  std::vector<uint32_t> base(TA_NCLASSES);
+  for (unsigned c = 0; c < TA_NCLASSES; c++) base[c] = tc->bins[c].max;
+  // Three classes that each grow by about 2 MiB: the third cannot grow beside the other two.
+  unsigned classes[] = {ta_size_class_of(32768), ta_size_class_of(65536), ta_size_class_of(16384)};
+  size_t peak = 0;
+  for (unsigned cls : classes) {
+    for (int i = 0; i < 30; i++) {
+      batch(tc, cls, 64, 100);
+      EXPECT_EQ(tc->grown_bytes, grown_bytes(tc, base));
+      peak = std::max(peak, tc->grown_bytes);
+    }
+    EXPECT_GT(tc->bins[cls].max, base[cls]);
+  }
+  EXPECT_LE(peak, (size_t)4 << 20);
+  EXPECT_GT(peak, (size_t)3 << 20) << "two classes never grew side by side";
+  EXPECT_EQ(tc->bins[classes[0]].max, base[classes[0]]) << "the oldest growth was not taken back";
+  for (unsigned c = 0; c < TA_NCLASSES; c++) EXPECT_LE(tc->bins[c].count, tc->bins[c].max);
+  ta_tcache_flush_self();
+  EXPECT_EQ(tc->grown_bytes, 0u);
 }
 
 TEST(TcacheGrowth, AGrownClassHalvesWhenIdle) {
