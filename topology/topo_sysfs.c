@@ -2,8 +2,8 @@
  *
  * It runs inside the first malloc call, before the allocator exists, so it allocates nothing:
  * no malloc, no stdio FILE, no opendir (which mallocs its buffer). Files are read with open/read
- * into stack buffers, directories listed with getdents64, paths built by hand. Everything it
- * learns goes into the caller's fixed-size ta_topo_t. The fsroot prefix lets tests run it on the
+ * into stack buffers, directories listed with getdents64, paths built in fixed buffers (path.h).
+ * Everything it learns goes into the caller's fixed-size ta_topo_t. The fsroot prefix lets tests run it on the
  * sysfs dumps of other machines.
  *
  * What it reads: node/online (or the node directories of older kernels), each node's cpumap,
@@ -17,49 +17,14 @@
 #include <sys/syscall.h>
 #include <unistd.h>
 
+#include "path.h"
 #include "topology.h"
 
-#define PATH_CAP 512
 #define FILE_CAP 4096
 
 /* ---- small string helpers (no libc formatting, to stay obviously allocation-free) ---------- */
 
-typedef struct {
-  char s[PATH_CAP];
-  size_t n;
-  bool overflow;
-} path_t;
-
-static void p_reset(path_t *p, const char *root) {
-  p->n = 0;
-  p->overflow = false;
-  p->s[0] = '\0';
-  for (const char *c = root ? root : ""; *c; c++) {
-    if (p->n + 1 >= PATH_CAP) { p->overflow = true; break; }
-    p->s[p->n++] = *c;
-  }
-  p->s[p->n] = '\0';
-}
-
-static void p_add(path_t *p, const char *s) {
-  for (; *s; s++) {
-    if (p->n + 1 >= PATH_CAP) { p->overflow = true; break; }
-    p->s[p->n++] = *s;
-  }
-  p->s[p->n] = '\0';
-}
-
-static void p_num(path_t *p, unsigned long v) {
-  char d[24];
-  int k = 0;
-  do { d[k++] = (char)('0' + v % 10); v /= 10; } while (v);
-  char s[24];
-  for (int i = 0; i < k; i++) s[i] = d[k - 1 - i];
-  s[k] = '\0';
-  p_add(p, s);
-}
-
-static long p_read(const path_t *p, char *buf, size_t cap) {
+static long p_read(const ta_path_t *p, char *buf, size_t cap) {
   if (p->overflow) { buf[0] = '\0'; return -1; }
   return ta_os_read_file(p->s, buf, cap);
 }
@@ -128,7 +93,7 @@ struct linux_dirent64 {
   char d_name[];
 };
 
-static int dir_each(const path_t *p, dir_fn fn, void *ctx) {
+static int dir_each(const ta_path_t *p, dir_fn fn, void *ctx) {
   if (p->overflow) return ENAMETOOLONG;
   int fd = open(p->s, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
   if (fd < 0) return errno;
@@ -189,25 +154,25 @@ static int collect_cpu_dir(const char *name, void *ctx) {
 
 static int read_online_cpus(reader_t *r) {
   ta_topo_t *t = r->t;
-  path_t p;
+  ta_path_t p;
   char buf[FILE_CAP];
-  p_reset(&p, r->root);
-  p_add(&p, "/sys/devices/system/cpu/online");
+  ta_path_init(&p, r->root);
+  ta_path_add(&p, "/sys/devices/system/cpu/online");
   if (p_read(&p, buf, sizeof(buf)) > 0 && buf[0] >= '0' && buf[0] <= '9')
     return parse_list(buf, t->online.bits, TA_TOPO_MAX_CPUS);
   /* Old dumps have no online file: every cpuN directory whose own online file is not "0". */
   ta_cpuset_t dirs;
   memset(&dirs, 0, sizeof(dirs));
-  p_reset(&p, r->root);
-  p_add(&p, "/sys/devices/system/cpu");
+  ta_path_init(&p, r->root);
+  ta_path_add(&p, "/sys/devices/system/cpu");
   int err = dir_each(&p, collect_cpu_dir, &dirs);
   if (err) return err;
   for (unsigned c = 0; c < TA_TOPO_MAX_CPUS; c++) {
     if (!ta_cpuset_has(&dirs, c)) continue;
-    p_reset(&p, r->root);
-    p_add(&p, "/sys/devices/system/cpu/cpu");
-    p_num(&p, c);
-    p_add(&p, "/online");
+    ta_path_init(&p, r->root);
+    ta_path_add(&p, "/sys/devices/system/cpu/cpu");
+    ta_path_add_uint(&p, c);
+    ta_path_add(&p, "/online");
     if (p_read(&p, buf, sizeof(buf)) > 0 && buf[0] == '0') continue;
     ta_cpuset_set(&t->online, c);
   }
@@ -217,7 +182,7 @@ static int read_online_cpus(reader_t *r) {
 static void read_packages(reader_t *r) {
   ta_topo_t *t = r->t;
   char buf[64];
-  path_t p;
+  ta_path_t p;
   for (unsigned c = 0; c < t->ncpus_max; c++) {
     t->cpu_package[c] = -1;
     if (!ta_cpuset_has(&t->online, c)) continue;
@@ -229,10 +194,10 @@ static void read_packages(reader_t *r) {
       for (unsigned k = 0; k < c && first; k++) first = t->cpu_node[k] != n;
       if (!first) continue;
     }
-    p_reset(&p, r->root);
-    p_add(&p, "/sys/devices/system/cpu/cpu");
-    p_num(&p, c);
-    p_add(&p, "/topology/physical_package_id");
+    ta_path_init(&p, r->root);
+    ta_path_add(&p, "/sys/devices/system/cpu/cpu");
+    ta_path_add_uint(&p, c);
+    ta_path_add(&p, "/topology/physical_package_id");
     if (p_read(&p, buf, sizeof(buf)) > 0 && buf[0] >= '0' && buf[0] <= '9') {
       const char *s = buf;
       t->cpu_package[c] = (int16_t)parse_num(&s);
@@ -240,11 +205,11 @@ static void read_packages(reader_t *r) {
   }
 }
 
-static void node_path(path_t *p, const reader_t *r, int os_index, const char *file) {
-  p_reset(p, r->root);
-  p_add(p, "/sys/devices/system/node/node");
-  p_num(p, (unsigned long)os_index);
-  p_add(p, file);
+static void node_path(ta_path_t *p, const reader_t *r, int os_index, const char *file) {
+  ta_path_init(p, r->root);
+  ta_path_add(p, "/sys/devices/system/node/node");
+  ta_path_add_uint(p, (unsigned long)os_index);
+  ta_path_add(p, file);
 }
 
 /* Adds one node: CPUs (online only), capacity. A node whose CPUs overlap an earlier node's is
@@ -257,7 +222,7 @@ static int read_node(reader_t *r, int os_index) {
   nd->os_index = os_index;
   nd->memory_tier = -1;
   char buf[FILE_CAP];
-  path_t p;
+  ta_path_t p;
   ta_cpuset_t cpus;
   memset(&cpus, 0, sizeof(cpus));
   node_path(&p, r, os_index, "/cpumap");
@@ -294,7 +259,7 @@ static int read_node(reader_t *r, int os_index) {
 static int read_distances(reader_t *r, int os_index) {
   ta_topo_t *t = r->t;
   char buf[FILE_CAP];
-  path_t p;
+  ta_path_t p;
   node_path(&p, r, os_index, "/distance");
   if (p_read(&p, buf, sizeof(buf)) <= 0) return 0;
   int from = r->index_of[os_index];
@@ -332,11 +297,11 @@ static int hmat_initiator(const char *name, void *ctx) {
 static void read_hmat(reader_t *r, int os_index) {
   static const char *const classes[] = {"/access1", "/access0"};
   char buf[64];
-  path_t p;
+  ta_path_t p;
   for (size_t k = 0; k < 2; k++) {
     hmat_ctx_t h = {r, r->index_of[os_index], 0, 0};
     node_path(&p, r, os_index, classes[k]);
-    p_add(&p, "/initiators/read_latency");
+    ta_path_add(&p, "/initiators/read_latency");
     bool have = false;
     if (p_read(&p, buf, sizeof(buf)) > 0) {
       const char *s = buf;
@@ -344,7 +309,7 @@ static void read_hmat(reader_t *r, int os_index) {
       have = true;
     }
     node_path(&p, r, os_index, classes[k]);
-    p_add(&p, "/initiators/read_bandwidth");
+    ta_path_add(&p, "/initiators/read_bandwidth");
     if (p_read(&p, buf, sizeof(buf)) > 0) {
       const char *s = buf;
       h.bandwidth = (uint32_t)parse_num(&s);
@@ -352,7 +317,7 @@ static void read_hmat(reader_t *r, int os_index) {
     }
     if (!have) continue;
     node_path(&p, r, os_index, classes[k]);
-    p_add(&p, "/initiators");
+    ta_path_add(&p, "/initiators");
     dir_each(&p, hmat_initiator, &h);
     return;
   }
@@ -363,19 +328,19 @@ static void read_hmat(reader_t *r, int os_index) {
  * CXL region CXL. */
 static int dax_device(const char *name, void *ctx) {
   reader_t *r = ctx;
-  path_t p;
-  char buf[64], link[PATH_CAP];
-  p_reset(&p, r->root);
-  p_add(&p, "/sys/bus/dax/devices/");
-  p_add(&p, name);
-  p_add(&p, "/target_node");
+  ta_path_t p;
+  char buf[64], link[TA_PATH_CAP];
+  ta_path_init(&p, r->root);
+  ta_path_add(&p, "/sys/bus/dax/devices/");
+  ta_path_add(&p, name);
+  ta_path_add(&p, "/target_node");
   if (p_read(&p, buf, sizeof(buf)) <= 0 || buf[0] < '0' || buf[0] > '9') return 0;
   const char *s = buf;
   unsigned long node = parse_num(&s);
   if (node >= TA_TOPO_MAX_NODE_ID || r->index_of[node] < 0) return 0;   /* not onlined */
-  p_reset(&p, r->root);
-  p_add(&p, "/sys/bus/dax/devices/");
-  p_add(&p, name);
+  ta_path_init(&p, r->root);
+  ta_path_add(&p, "/sys/bus/dax/devices/");
+  ta_path_add(&p, name);
   if (p.overflow) return 0;
   long n = readlink(p.s, link, sizeof(link) - 1);
   if (n <= 0) return 0;
@@ -390,12 +355,12 @@ static int dax_device(const char *name, void *ctx) {
 
 static int nvidia_gpu(const char *name, void *ctx) {
   reader_t *r = ctx;
-  path_t p;
+  ta_path_t p;
   char buf[FILE_CAP];
-  p_reset(&p, r->root);
-  p_add(&p, "/proc/driver/nvidia/gpus/");
-  p_add(&p, name);
-  p_add(&p, "/numa_status");
+  ta_path_init(&p, r->root);
+  ta_path_add(&p, "/proc/driver/nvidia/gpus/");
+  ta_path_add(&p, name);
+  ta_path_add(&p, "/numa_status");
   if (p_read(&p, buf, sizeof(buf)) <= 0) return 0;
   const char *s = strstr(buf, "Node:");
   if (!s) return 0;
@@ -410,12 +375,12 @@ static int memory_tier(const char *name, void *ctx) {
   reader_t *r = ctx;
   long tier = name_number(name, "memory_tier");
   if (tier < 0) return 0;
-  path_t p;
+  ta_path_t p;
   char buf[FILE_CAP];
-  p_reset(&p, r->root);
-  p_add(&p, "/sys/devices/virtual/memory_tiering/");
-  p_add(&p, name);
-  p_add(&p, "/nodelist");
+  ta_path_init(&p, r->root);
+  ta_path_add(&p, "/sys/devices/virtual/memory_tiering/");
+  ta_path_add(&p, name);
+  ta_path_add(&p, "/nodelist");
   if (p_read(&p, buf, sizeof(buf)) <= 0) return 0;
   uint64_t nodes[TA_TOPO_MAX_NODE_ID / 64] = {0};
   if (parse_list(buf, nodes, TA_TOPO_MAX_NODE_ID)) return 0;
@@ -433,15 +398,15 @@ static int memory_tier(const char *name, void *ctx) {
  * 4 KiB of /proc/mounts are searched: cgroup mounts come early. */
 static bool cgroup_file(reader_t *r, const char *v2name, const char *v1name, char *out, size_t cap) {
   char mounts[FILE_CAP], self[512];
-  path_t p;
-  p_reset(&p, r->root);
-  p_add(&p, "/proc/self/cpuset");
+  ta_path_t p;
+  ta_path_init(&p, r->root);
+  ta_path_add(&p, "/proc/self/cpuset");
   if (p_read(&p, self, sizeof(self)) <= 0) return false;
   size_t len = strlen(self);
   while (len && self[len - 1] == '\n') self[--len] = '\0';
   if (strcmp(self, "/") == 0) self[0] = '\0';
-  p_reset(&p, r->root);
-  p_add(&p, "/proc/mounts");
+  ta_path_init(&p, r->root);
+  ta_path_add(&p, "/proc/mounts");
   if (p_read(&p, mounts, sizeof(mounts)) <= 0) return false;
   /* Lines "dev mountpoint type options ...": a cgroup2 mount, or a v1 mount with cpuset. */
   for (char *line = mounts; line && *line;) {
@@ -460,11 +425,11 @@ static bool cgroup_file(reader_t *r, const char *v2name, const char *v1name, cha
     if (strcmp(f[2], "cgroup2") == 0) name = v2name;
     else if (strcmp(f[2], "cgroup") == 0 && strstr(f[3], "cpuset")) name = v1name;
     if (!name) continue;
-    p_reset(&p, r->root);
-    p_add(&p, f[1]);
-    p_add(&p, self);
-    p_add(&p, "/");
-    p_add(&p, name);
+    ta_path_init(&p, r->root);
+    ta_path_add(&p, f[1]);
+    ta_path_add(&p, self);
+    ta_path_add(&p, "/");
+    ta_path_add(&p, name);
     if (p_read(&p, out, cap) > 0 && out[0] >= '0' && out[0] <= '9') return true;
   }
   return false;
@@ -480,9 +445,9 @@ static void read_allowed(reader_t *r, uint64_t *mems) {
     if (parse_list(buf, cpus.bits, TA_TOPO_MAX_CPUS) == 0)
       for (size_t w = 0; w < TA_ARRAY_LEN(cpus.bits); w++) t->allowed.bits[w] &= cpus.bits[w];
   }
-  path_t p;
-  p_reset(&p, r->root);
-  p_add(&p, "/proc/self/status");
+  ta_path_t p;
+  ta_path_init(&p, r->root);
+  ta_path_add(&p, "/proc/self/status");
   if (p_read(&p, buf, sizeof(buf)) > 0) {
     const char *m = strstr(buf, "Mems_allowed_list:");
     if (m && parse_list(m + 18, mems, TA_TOPO_MAX_NODE_ID) == 0) return;
@@ -504,11 +469,11 @@ static void read_midr(reader_t *r) {
   for (unsigned c = 0; c < t->ncpus_max; c++) {
     if (!ta_cpuset_has(&t->online, c)) continue;
     char buf[64];
-    path_t p;
-    p_reset(&p, r->root);
-    p_add(&p, "/sys/devices/system/cpu/cpu");
-    p_num(&p, c);
-    p_add(&p, "/regs/identification/midr_el1");
+    ta_path_t p;
+    ta_path_init(&p, r->root);
+    ta_path_add(&p, "/sys/devices/system/cpu/cpu");
+    ta_path_add_uint(&p, c);
+    ta_path_add(&p, "/regs/identification/midr_el1");
     if (p_read(&p, buf, sizeof(buf)) <= 0 || buf[0] != '0' || buf[1] != 'x') return;
     unsigned long v = 0;
     for (const char *s = buf + 2; hexval(*s) >= 0; s++) v = v * 16 + (unsigned long)hexval(*s);
@@ -523,9 +488,9 @@ static void read_midr(reader_t *r) {
 static void read_cpuinfo(reader_t *r) {
   ta_topo_t *t = r->t;
   char buf[FILE_CAP];
-  path_t p;
-  p_reset(&p, r->root);
-  p_add(&p, "/proc/cpuinfo");
+  ta_path_t p;
+  ta_path_init(&p, r->root);
+  ta_path_add(&p, "/proc/cpuinfo");
   if (p_read(&p, buf, sizeof(buf)) <= 0) {
     read_midr(r);
     return;
@@ -582,14 +547,14 @@ int ta_topo_sysfs_read(ta_topo_t *t, const char *fsroot) {
     if (ta_cpuset_has(&t->online, c)) t->ncpus_max = c + 1;
 
   char buf[FILE_CAP];
-  path_t p;
-  p_reset(&p, r->root);
-  p_add(&p, "/sys/devices/system/node/online");
+  ta_path_t p;
+  ta_path_init(&p, r->root);
+  ta_path_add(&p, "/sys/devices/system/node/online");
   if (p_read(&p, buf, sizeof(buf)) > 0 && buf[0] >= '0' && buf[0] <= '9') {
     err = parse_list(buf, r->present, TA_TOPO_MAX_NODE_ID);
   } else {
-    p_reset(&p, r->root);
-    p_add(&p, "/sys/devices/system/node");
+    ta_path_init(&p, r->root);
+    ta_path_add(&p, "/sys/devices/system/node");
     err = dir_each(&p, collect_node_dir, r);
   }
   if (err) return err;
@@ -615,14 +580,14 @@ int ta_topo_sysfs_read(ta_topo_t *t, const char *fsroot) {
     t->node[n].usable = (mems[id / 64] >> (id % 64) & 1) && t->node[n].capacity_bytes > 0;
   }
 
-  p_reset(&p, r->root);
-  p_add(&p, "/sys/bus/dax/devices");
+  ta_path_init(&p, r->root);
+  ta_path_add(&p, "/sys/bus/dax/devices");
   dir_each(&p, dax_device, r);
-  p_reset(&p, r->root);
-  p_add(&p, "/proc/driver/nvidia/gpus");
+  ta_path_init(&p, r->root);
+  ta_path_add(&p, "/proc/driver/nvidia/gpus");
   dir_each(&p, nvidia_gpu, r);
-  p_reset(&p, r->root);
-  p_add(&p, "/sys/devices/virtual/memory_tiering");
+  ta_path_init(&p, r->root);
+  ta_path_add(&p, "/sys/devices/virtual/memory_tiering");
   dir_each(&p, memory_tier, r);
   read_cpuinfo(r);
   if (t->xeon_phi)

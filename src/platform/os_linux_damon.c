@@ -28,6 +28,7 @@
 #include "os_linux_damon.h"
 
 #include "os.h"
+#include "path.h"
 
 #include <errno.h>
 #include <fcntl.h>
@@ -40,45 +41,20 @@ const ta_os_damon_attrs_t ta_os_damon_default_attrs = {
 
 /* --- paths and files, in fixed buffers -------------------------------------------------- */
 
-typedef struct {
-  char s[512];
-  size_t n;
-  bool overflow;
-} path_t;
-
-static void path_add(path_t *p, const char *part) {
-  size_t len = strlen(part);
-  if (p->n + len + 1 > sizeof(p->s)) {
-    p->overflow = true;
-    return;
-  }
-  memcpy(p->s + p->n, part, len + 1);
-  p->n += len;
-}
-
-static void path_add_uint(path_t *p, uint64_t v) {
-  char digits[24], *e = digits + sizeof(digits) - 1;
-  *e = 0;
-  do *--e = (char)('0' + v % 10);
-  while ((v /= 10));
-  path_add(p, e);
-}
-
 /* <root>/kdamonds/K/<rest>, or <root>/kdamonds/<rest> when k < 0. */
-static path_t kpath(const ta_os_damon_t *d, int k, const char *rest) {
-  path_t p = {.n = 0};
-  p.s[0] = 0;
-  path_add(&p, d->root);
-  path_add(&p, "/kdamonds/");
+static ta_path_t kpath(const ta_os_damon_t *d, int k, const char *rest) {
+  ta_path_t p;
+  ta_path_init(&p, d->root);
+  ta_path_add(&p, "/kdamonds/");
   if (k >= 0) {
-    path_add_uint(&p, (uint64_t)k);
-    path_add(&p, "/");
+    ta_path_add_uint(&p, (uint64_t)k);
+    ta_path_add(&p, "/");
   }
-  path_add(&p, rest);
+  ta_path_add(&p, rest);
   return p;
 }
 
-static int write_str(const path_t *p, const char *v) {
+static int write_str(const ta_path_t *p, const char *v) {
   if (p->overflow) return ENAMETOOLONG;
   int fd = open(p->s, O_WRONLY | O_TRUNC | O_CLOEXEC);
   if (fd < 0) return errno;
@@ -89,10 +65,10 @@ static int write_str(const path_t *p, const char *v) {
   return err;
 }
 
-static int write_uint(const path_t *p, uint64_t v) {
-  path_t num = {.n = 0};
-  num.s[0] = 0;
-  path_add_uint(&num, v);
+static int write_uint(const ta_path_t *p, uint64_t v) {
+  ta_path_t num;
+  ta_path_init(&num, NULL);
+  ta_path_add_uint(&num, v);
   return write_str(p, num.s);
 }
 
@@ -124,23 +100,23 @@ static int read_uint_at(int dirfd, const char *name, uint64_t *out) {
   return err ? err : parse_uint(buf, out);
 }
 
-static int read_line(const path_t *p, char *buf, size_t size) {
+static int read_line(const ta_path_t *p, char *buf, size_t size) {
   return p->overflow ? ENAMETOOLONG : read_line_at(AT_FDCWD, p->s, buf, size);
 }
 
-static int read_uint(const path_t *p, uint64_t *out) {
+static int read_uint(const ta_path_t *p, uint64_t *out) {
   return p->overflow ? ENAMETOOLONG : read_uint_at(AT_FDCWD, p->s, out);
 }
 
 static bool line_is(const ta_os_damon_t *d, int k, const char *rest, const char *want) {
   char buf[64];
-  path_t p = kpath(d, k, rest);
+  ta_path_t p = kpath(d, k, rest);
   return read_line(&p, buf, sizeof(buf)) == 0 && strcmp(buf, want) == 0;
 }
 
 static bool uint_is(const ta_os_damon_t *d, int k, const char *rest, uint64_t want) {
   uint64_t v;
-  path_t p = kpath(d, k, rest);
+  ta_path_t p = kpath(d, k, rest);
   return read_uint(&p, &v) == 0 && v == want;
 }
 
@@ -150,7 +126,7 @@ static bool uint_is(const ta_os_damon_t *d, int k, const char *rest, uint64_t wa
  * the process exited without stopping it (killed, _exit). Nobody else can still want it. */
 static bool is_leftover(const ta_os_damon_t *d, int k) {
   uint64_t pid;
-  path_t p = kpath(d, k, "contexts/0/targets/0/pid_target");
+  ta_path_t p = kpath(d, k, "contexts/0/targets/0/pid_target");
   if (!line_is(d, k, "state", "off") || !uint_is(d, k, "contexts/nr_contexts", 1) ||
       !(line_is(d, k, "contexts/0/operations", "fvaddr") || line_is(d, k, "contexts/0/operations", "vaddr")) ||
       !uint_is(d, k, "contexts/0/targets/nr_targets", 1) ||
@@ -181,22 +157,22 @@ static int configure(ta_os_damon_t *d, int k, pid_t pid, const ta_os_damon_attrs
       {"contexts/0/schemes/0/action", 0, "stat"},
   };
   for (size_t i = 0; i < sizeof(steps) / sizeof(steps[0]); i++) {
-    path_t p = kpath(d, k, steps[i].rest);
+    ta_path_t p = kpath(d, k, steps[i].rest);
     int err = steps[i].s ? write_str(&p, steps[i].s) : write_uint(&p, steps[i].v);
     if (err) return err;
     if (i == 0) {
       /* fvaddr where the kernel knows it (a name it does not know is EINVAL), else vaddr. */
-      path_t ops = kpath(d, k, "contexts/0/operations");
+      ta_path_t ops = kpath(d, k, "contexts/0/operations");
       d->fixed = write_str(&ops, "fvaddr") == 0;
       if (!d->fixed && (err = write_str(&ops, "vaddr"))) return err;
     }
   }
   for (size_t i = 0; i < 3; i++) {
-    path_t p = kpath(d, k, "contexts/0/schemes/0/access_pattern/");
-    path_add(&p, ranges[i]);
-    path_t lo = p, hi = p;
-    path_add(&lo, "/min");
-    path_add(&hi, "/max");
+    ta_path_t p = kpath(d, k, "contexts/0/schemes/0/access_pattern/");
+    ta_path_add(&p, ranges[i]);
+    ta_path_t lo = p, hi = p;
+    ta_path_add(&lo, "/min");
+    ta_path_add(&hi, "/max");
     int err = write_uint(&hi, maxima[i]);
     if (!err) err = write_uint(&lo, 0);
     if (err) return err;
@@ -215,7 +191,7 @@ int ta_os_damon_start(ta_os_damon_t *d, const char *root, pid_t pid, const ta_os
   if (len >= sizeof(d->root)) return ENAMETOOLONG;
   memcpy(d->root, root, len + 1);
   uint64_t n;
-  path_t nr = kpath(d, -1, "nr_kdamonds");
+  ta_path_t nr = kpath(d, -1, "nr_kdamonds");
   int err = read_uint(&nr, &n);
   if (err) return err;
   int k = -1;
@@ -232,7 +208,7 @@ int ta_os_damon_start(ta_os_damon_t *d, const char *root, pid_t pid, const ta_os
   d->index = k;
   d->aggr_ns = attrs->aggr_us * 1000;
   d->snap_ns = d->prev_snap_ns = now_ns;
-  path_t state = kpath(d, k, "state");
+  ta_path_t state = kpath(d, k, "state");
   if (!err) err = configure(d, k, pid, attrs);
   if (!err) err = write_str(&state, "on");
   if (err) ta_os_damon_stop(d);
@@ -274,27 +250,27 @@ int ta_os_damon_watch(ta_os_damon_t *d, const ta_os_damon_range_t *ranges, unsig
   };
   int err = 0;
   for (size_t i = 0; i < sizeof(attrs) / sizeof(attrs[0]) && !err; i++) {
-    path_t p = kpath(d, d->index, C);
-    path_add(&p, attrs[i].rest);
+    ta_path_t p = kpath(d, d->index, C);
+    ta_path_add(&p, attrs[i].rest);
     err = write_uint(&p, attrs[i].v);
   }
-  path_t base = kpath(d, d->index, "contexts/0/targets/0/regions/");
-  path_t nr = base;
-  path_add(&nr, "nr_regions");
+  ta_path_t base = kpath(d, d->index, "contexts/0/targets/0/regions/");
+  ta_path_t nr = base;
+  ta_path_add(&nr, "nr_regions");
   if (!err) err = write_uint(&nr, n); /* the kernel makes regions/0 .. n-1 */
   unsigned written = 0;
   for (unsigned i = 0; i < n && !err; i++) {
     uintptr_t start = ranges[i].start, end = ranges[i].end;
-    path_t r = base;
-    path_add_uint(&r, i);
-    path_t ps = r, pe = r;
-    path_add(&ps, "/start");
-    path_add(&pe, "/end");
+    ta_path_t r = base;
+    ta_path_add_uint(&r, i);
+    ta_path_t ps = r, pe = r;
+    ta_path_add(&ps, "/start");
+    ta_path_add(&pe, "/end");
     err = write_uint(&ps, start);
     if (!err) err = write_uint(&pe, end);
     written++;
   }
-  path_t state = kpath(d, d->index, "state");
+  ta_path_t state = kpath(d, d->index, "state");
   if (!err) err = write_str(&state, "commit");
   if (err) return err;
   d->aggr_ns = aggr_us * 1000;
@@ -310,16 +286,16 @@ int ta_os_damon_read(ta_os_damon_t *d) {
   unsigned n = 0;
   d->spare_n = 0;
   if (d->index < 0) return ESRCH;
-  path_t p = kpath(d, d->index, "contexts/0/schemes/0/tried_regions");
+  ta_path_t p = kpath(d, d->index, "contexts/0/schemes/0/tried_regions");
   if (p.overflow) return ENAMETOOLONG;
   int dirfd = open(p.s, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
   if (dirfd < 0) return errno;
   int err = 0;
   for (unsigned i = 0; i < TA_OS_DAMON_CAPACITY; i++) {
-    path_t name = {.n = 0};
-    name.s[0] = 0;
-    path_add_uint(&name, i);
-    path_add(&name, "/");
+    ta_path_t name;
+    ta_path_init(&name, NULL);
+    ta_path_add_uint(&name, i);
+    ta_path_add(&name, "/");
     size_t base = name.n;
     static const char *const files[] = {"start", "end", "nr_accesses", "age"};
     uint64_t v[4] = {0, 0, 0, 0};
@@ -328,9 +304,8 @@ int ta_os_damon_read(ta_os_damon_t *d) {
     /* fvaddr answers from nr_accesses alone: age is not read (a quarter of the files, 640 a
      * round in the tiering benchmark, where one sysfs read costs tens of us under TCG). */
     for (unsigned nfiles = d->fixed ? 3 : 4; f < nfiles; f++) {
-      name.n = base;
-      name.s[base] = 0;
-      path_add(&name, files[f]);
+      ta_path_truncate(&name, base);
+      ta_path_add(&name, files[f]);
       if ((e = read_uint_at(dirfd, name.s, &v[f]))) break;
     }
     if (e == ENOENT && f == 0) break; /* past the last region */
@@ -356,7 +331,7 @@ int ta_os_damon_read(ta_os_damon_t *d) {
 
 int ta_os_damon_refresh(ta_os_damon_t *d, uint64_t now_ns, unsigned attempts) {
   if (d->index < 0) return ESRCH;
-  path_t state = kpath(d, d->index, "state");
+  ta_path_t state = kpath(d, d->index, "state");
   int err = ENODATA;
   for (unsigned i = 0; i < attempts && err == ENODATA; i++) {
     err = write_str(&state, "update_schemes_tried_regions");
@@ -396,10 +371,10 @@ int ta_os_damon_accessed(const ta_os_damon_t *d, uintptr_t addr) {
 
 void ta_os_damon_stop(ta_os_damon_t *d) {
   if (d->index < 0) return;
-  path_t state = kpath(d, d->index, "state");
+  ta_path_t state = kpath(d, d->index, "state");
   write_str(&state, "off"); /* fails when the kernel stopped it already: fine */
   if (d->created) {
-    path_t nr = kpath(d, -1, "nr_kdamonds");
+    ta_path_t nr = kpath(d, -1, "nr_kdamonds");
     write_uint(&nr, 0);
   }
   d->index = -1;
