@@ -94,6 +94,7 @@ void ta_stats_collect(ta_stats_t *s) {
   }
   s->heap.allocated += s->heap.large_live_bytes;
   ta_tcache_reclaim_counts(&s->heap.tcache_reclaims, &s->heap.tcache_reclaimed);
+  s->heap.tcache_grown = ta_tcache_grown_bytes();
   s->heap.migrated_bytes = ta_atomic_load(&ta_tier_moved_bytes, ta_mo_relaxed);
   s->heap.migration_failures = ta_atomic_load(&ta_tier_move_failures, ta_mo_relaxed);
   s->heap.placement_fallbacks = ta_atomic_load(&ta_placement_fallbacks, ta_mo_relaxed);

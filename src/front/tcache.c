@@ -44,6 +44,8 @@ static ta_list_t live_caches = {&live_caches, &live_caches};
 /* Reclaim: off once the kernel has no barrier; counts for the stats. */
 static ta_atomic(int) fence_missing;
 static ta_atomic(uint64_t) reclaimed_caches, reclaimed_bytes;
+/* Growth of all threads' stacks beyond their base, bounded by GROWN_PROCESS_BYTES. */
+static ta_atomic(uint64_t) grown_total;
 
 #define GC_EVENTS 256
 /* A flush in a run of frees keeps 1/BURST_KEEP_SHARE of the stack (the most recent objects). */
@@ -66,12 +68,15 @@ static ta_atomic(uint64_t) reclaimed_caches, reclaimed_bytes;
  * emptied (idle thread, node move). A thread's growth is bounded in bytes (GROWN_THREAD_BYTES):
  * a class that would pass the bound first takes the other classes back to their base, so a thread
  * whose hot class moves (a loop over sizes) does not keep every class it went through at full
- * size until the trim pass. The bigger array is allocated once, at the class's first growth, and
+ * size until the trim pass. All threads' growth together is bounded too (GROWN_PROCESS_BYTES, as
+ * tcmalloc bounds its thread caches), so a server with many busy threads does not hold 4 MiB of
+ * free objects in each. The bigger array is allocated once, at the class's first growth, and
  * kept for the thread's life. */
 #define GROW_EVENTS 16
 #define GROW_GAP_NS 1000
 #define GROWN_CLASS_BYTES (2u << 20)
 #define GROWN_THREAD_BYTES (4u << 20)
+#define GROWN_PROCESS_BYTES (32u << 20)
 #define MAX_SLOTS 128
 
 static uint32_t slots_for(unsigned cls) {
@@ -107,7 +112,9 @@ static void shrink(ta_tcache_t *tc, unsigned cls, uint32_t max) {
   ta_cache_bin_t *bin = &tc->bins[cls];
   if (max >= bin->max) return;
   if (bin->count > max) flush_oldest(bin, cls, bin->count - max, NULL);
-  tc->grown_bytes -= (size_t)(bin->max - max) * ta_class_info[cls].size;
+  size_t less = (size_t)(bin->max - max) * ta_class_info[cls].size;
+  tc->grown_bytes -= less;
+  ta_atomic_fetch_sub(&grown_total, less, ta_mo_relaxed);
   bin->max = max;
 }
 
@@ -118,14 +125,23 @@ static void grow(ta_tcache_t *tc, unsigned cls) {
   if (bin->max >= most) return;
   uint32_t max = bin->max * 2 < most ? bin->max * 2 : most;
   size_t more = (size_t)(max - bin->max) * ta_class_info[cls].size;
-  if (tc->grown_bytes + more > GROWN_THREAD_BYTES) {
+  if (tc->grown_bytes + more > GROWN_THREAD_BYTES ||
+      ta_atomic_load(&grown_total, ta_mo_relaxed) + more > GROWN_PROCESS_BYTES) {
     for (unsigned c = 0; c < TA_NCLASSES; c++)
       if (c != cls) shrink(tc, c, slots_for(c));
     if (tc->grown_bytes + more > GROWN_THREAD_BYTES) return;
   }
+  /* Claimed before it is used, so threads growing at once never pass the bound together. */
+  if (ta_atomic_fetch_add(&grown_total, more, ta_mo_relaxed) + more > GROWN_PROCESS_BYTES) {
+    ta_atomic_fetch_sub(&grown_total, more, ta_mo_relaxed);
+    return;
+  }
   if (tc->room[cls] < most) {
     void **slots = ta_meta_alloc(most * sizeof(void *));
-    if (!slots) return; /* stays at its size */
+    if (!slots) { /* stays at its size */
+      ta_atomic_fetch_sub(&grown_total, more, ta_mo_relaxed);
+      return;
+    }
     /* Under the list lock: ta_tcache_others_hold reads the array under it. The old array, in the
      * cache's block, is cleared so no stale copy of a pointer is ever found there. */
     ta_mutex_lock(&list_lock);
@@ -188,6 +204,7 @@ static void flush_all(ta_tcache_t *tc) {
     tc->bins[c].count = 0;
     tc->bins[c].max = slots_for(c);
   }
+  if (tc->grown_bytes) ta_atomic_fetch_sub(&grown_total, tc->grown_bytes, ta_mo_relaxed);
   tc->grown_bytes = 0;
   send_remote(tc);
 }
@@ -449,6 +466,8 @@ void ta_tcache_reclaim_counts(uint64_t *caches, uint64_t *bytes) {
   *bytes = ta_atomic_load(&reclaimed_bytes, ta_mo_relaxed);
 }
 
+uint64_t ta_tcache_grown_bytes(void) { return ta_atomic_load(&grown_total, ta_mo_relaxed); }
+
 void ta_tcache_prefork(void) { ta_mutex_lock(&list_lock); }
 void ta_tcache_postfork_parent(void) { ta_mutex_unlock(&list_lock); }
 
@@ -460,4 +479,5 @@ void ta_tcache_postfork_child(void) {
   ta_tcache_t *self = own_cache;
   ta_list_init(&live_caches);
   if (self) ta_list_push_back(&live_caches, &self->link);
+  ta_atomic_store(&grown_total, self ? self->grown_bytes : 0, ta_mo_relaxed);
 }

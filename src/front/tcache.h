@@ -190,6 +190,8 @@ void ta_tcache_flush_self(void);
 size_t ta_tcache_reclaim_idle(uint64_t now, uint64_t idle_ns);
 /* Cumulative counts for the stats: caches emptied and bytes taken back by reclaim. */
 void ta_tcache_reclaim_counts(uint64_t *caches, uint64_t *bytes);
+/* For the stats: the room all threads' stacks have grown by beyond their base (tcache.c). */
+uint64_t ta_tcache_grown_bytes(void);
 
 /* Start-up: the thread-exit hook. Returns 0 or an errno value. */
 int ta_tcache_boot(bool enabled);

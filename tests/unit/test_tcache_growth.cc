@@ -5,6 +5,9 @@
 #include <gtest/gtest.h>
 
 #include <algorithm>
+#include <condition_variable>
+#include <mutex>
+#include <thread>
 #include <vector>
 
 #include "fake_heap.h"
@@ -134,6 +137,45 @@ TEST(TcacheGrowth, AThreadsGrowthIsBounded) {
   for (unsigned c = 0; c < TA_NCLASSES; c++) EXPECT_LE(tc->bins[c].count, tc->bins[c].max);
   ta_tcache_flush_self();
   EXPECT_EQ(tc->grown_bytes, 0u);
+}
+
+TEST(TcacheGrowth, AllThreadsGrowthIsBounded) {
+  // 12 threads that each grow two classes by about 2 MiB: 48 MiB wanted, 32 MiB allowed. One
+  // thread works at a time (the fake clock is shared); all keep their caches until checked.
+  constexpr int kThreads = 12;
+  std::mutex turn;
+  std::condition_variable cv;
+  int grown = 0;
+  bool release = false;
+  std::vector<size_t> own(kThreads);
+  std::vector<std::thread> threads;
+  for (int t = 0; t < kThreads; t++) {
+    threads.emplace_back([&] {
+      std::unique_lock<std::mutex> lock(turn);
+      ta_tcache_t *tc = cache();
+      for (unsigned cls : {ta_size_class_of(32768), ta_size_class_of(65536)})
+        for (int i = 0; i < 30; i++) batch(tc, cls, 64, 100);
+      own[grown++] = tc->grown_bytes; // in the order the threads ran
+      cv.notify_all();
+      cv.wait(lock, [&] { return release; });
+      ta_tcache_flush_self();
+    });
+  }
+  {
+    std::unique_lock<std::mutex> lock(turn);
+    cv.wait(lock, [&] { return grown == kThreads; });
+    size_t sum = 0;
+    for (size_t b : own) sum += b;
+    EXPECT_EQ(ta_tcache_grown_bytes(), sum);
+    EXPECT_LE(sum, (size_t)32 << 20);
+    EXPECT_GT(sum, (size_t)28 << 20) << "the threads stopped growing well below the bound";
+    EXPECT_GT(own[0], (size_t)3 << 20) << "the first thread could not grow";
+    EXPECT_LT(own[kThreads - 1], (size_t)1 << 20) << "the last thread grew past the bound";
+    release = true;
+    cv.notify_all();
+  }
+  for (auto &th : threads) th.join();
+  EXPECT_EQ(ta_tcache_grown_bytes(), 0u) << "growth of exited threads still counted";
 }
 
 TEST(TcacheGrowth, AGrownClassHalvesWhenIdle) {
