@@ -78,6 +78,10 @@ static ta_atomic(uint64_t) grown_total;
 #define GROWN_THREAD_BYTES (4u << 20)
 #define GROWN_PROCESS_BYTES (32u << 20)
 #define MAX_SLOTS 128
+/* window_kinds: this window's kinds in the low bits, the previous window's shifted up by 2. */
+#define KIND_TOOK 1u
+#define KIND_GAVE 2u
+#define KINDS_BOTH (KIND_TOOK | KIND_GAVE)
 
 static uint32_t slots_for(unsigned cls) {
   /* The CPU profile's budget (sized against the core's L2, docs/aarch64.md); 32 KiB where the
@@ -155,29 +159,27 @@ static void grow(ta_tcache_t *tc, unsigned cls) {
   bin->max = max;
 }
 
+/* Counts a slow-path call for the reclaimer, which reads it from another thread. */
+static void count_slow_call(ta_tcache_t *tc) {
+  __atomic_store_n(&tc->slow_calls, tc->slow_calls + 1, __ATOMIC_RELAXED);
+}
+
 /* Counts a slow-path event of class cls, a refill (took) or a flush: grows the class when its
  * events come fast; every GC_EVENTS events of the thread, trims idle classes. */
 static void gc_tick(ta_tcache_t *tc, unsigned cls, bool took) {
-  __atomic_store_n(&tc->slow_calls, tc->slow_calls + 1, __ATOMIC_RELAXED); /* the reclaimer reads it */
-  uint64_t bit = (uint64_t)1 << (cls % 64);
-  tc->active[cls / 64] |= bit;
-  size_t w = cls / 64;
-  if (took) tc->window_took[0][w] |= bit;
-  else tc->window_gave[0][w] |= bit;
+  count_slow_call(tc);
+  tc->active[cls / 64] |= (uint64_t)1 << (cls % 64);
+  tc->window_kinds[cls] |= took ? KIND_TOOK : KIND_GAVE;
   if (++tc->window_events[cls] == GROW_EVENTS) {
     uint64_t now = ta_os_now_ns();
     /* Both kinds over this window and the one before: a batch as long as two windows of events
      * would otherwise fill each with one kind. */
-    uint64_t took_any = tc->window_took[0][w] | tc->window_took[1][w];
-    uint64_t gave_any = tc->window_gave[0][w] | tc->window_gave[1][w];
-    if (now - tc->window_start[cls] < (uint64_t)GROW_EVENTS * GROW_GAP_NS && (took_any & gave_any & bit))
+    unsigned kinds = (tc->window_kinds[cls] | tc->window_kinds[cls] >> 2) & KINDS_BOTH;
+    if (now - tc->window_start[cls] < (uint64_t)GROW_EVENTS * GROW_GAP_NS && kinds == KINDS_BOTH)
       grow(tc, cls);
     tc->window_start[cls] = now;
     tc->window_events[cls] = 0;
-    tc->window_took[1][w] = (tc->window_took[1][w] & ~bit) | (tc->window_took[0][w] & bit);
-    tc->window_gave[1][w] = (tc->window_gave[1][w] & ~bit) | (tc->window_gave[0][w] & bit);
-    tc->window_took[0][w] &= ~bit;
-    tc->window_gave[0][w] &= ~bit;
+    tc->window_kinds[cls] = (uint8_t)((tc->window_kinds[cls] & KINDS_BOTH) << 2);
   }
   if (++tc->events < GC_EVENTS) return;
   tc->events = 0;
@@ -344,7 +346,7 @@ void ta_tcache_flush_push(ta_tcache_t *tc, unsigned cls, void *p) {
 }
 
 void ta_tcache_free_remote(ta_tcache_t *tc, void *p, unsigned node) {
-  __atomic_store_n(&tc->slow_calls, tc->slow_calls + 1, __ATOMIC_RELAXED);
+  count_slow_call(tc);
   if (tc->nremote && tc->remote_node != node) send_remote(tc);
   tc->remote_node = (uint16_t)node;
   tc->remote[tc->nremote++] = p;

@@ -68,14 +68,13 @@ typedef struct ta_tcache {
   uint64_t active[(TA_NCLASSES + 63) / 64]; /* classes with a slow-path event since then */
   uint64_t refilled[(TA_NCLASSES + 63) / 64]; /* classes refilled since their last flush */
   /* Growth (tcache.c): per class, the slots its array has room for (at least max; the array is
-   * in this block until the class first grows past its base), and the start and slow-path
-   * events of its current measuring window, and whether that window ([0]) and the one before
-   * ([1]) had refills and flushes. */
+   * in this block until the class first grows past its base), and the start, slow-path events
+   * and kinds of event (refill, flush) of its current measuring window and the one before. */
   size_t grown_bytes; /* the sum over classes of (max - base) * size */
   uint16_t room[TA_NCLASSES];
   uint16_t window_events[TA_NCLASSES];
+  uint8_t window_kinds[TA_NCLASSES];
   uint64_t window_start[TA_NCLASSES];
-  uint64_t window_took[2][(TA_NCLASSES + 63) / 64], window_gave[2][(TA_NCLASSES + 63) / 64];
   /* Objects of another node, collected here and sent home as one batch. */
   uint32_t nremote;
   uint16_t remote_node;

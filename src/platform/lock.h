@@ -3,7 +3,8 @@
  * Lock order (a thread may take a lock only while holding locks of lower rank):
  *   init < tcache_list < transfer < bin < slab_cache < large < hpa < meta.
  * The thread-cache list lock is held while an idle thread's cache is flushed into the arenas
- * (tcache.c), so it comes before every arena lock. An arena's transfer cache lock is taken alone and nothing is taken under it.
+ * (tcache.c), so it comes before every arena lock. An arena's transfer cache lock is taken
+ * alone and nothing is taken under it.
  * A bin lock is held while its slab is taken from the arena's slab cache or the hugepage
  * allocator; the slab cache returns slabs to the hugepage allocator under its own lock; the
  * hugepage allocator takes metadata while holding its lock; nothing takes a bin while holding
