@@ -1,8 +1,8 @@
 /* init.c: the start-up state machine and fork handling.
  *
- * Start-up (first allocation call): machine facts -> TIERALLOC_CONF -> page geometry -> size
- * classes -> arenas -> thread-cache exit hook -> ready -> fork handlers. Nothing here calls
- * malloc before "ready"; pthread_atfork, which may, runs after it. The background thread and
+ * Start-up (first allocation call): fork handlers (once) -> machine facts -> TIERALLOC_CONF ->
+ * page geometry -> size classes -> arenas -> thread-cache exit hook -> ready. pthread_atfork may
+ * call malloc: that call is served by the bootstrap allocator. The background thread and
  * topology refinement start later, off this path. */
 #include "init.h"
 
@@ -42,7 +42,11 @@ static void postfork_parent(void) {
   pthread_mutex_unlock(&init_mutex);
 }
 
+/* Set once the fork handlers are registered. */
+static bool fork_handlers_in;
+
 static void postfork_child(void) {
+  fork_handlers_in = true; /* they ran, so they are in (see register_fork_handlers) */
   if (ta_atomic_load(&init_state, ta_mo_acquire) == INIT_READY) {
     ta_meta_postfork_child();
     ta_arena_postfork_child();
@@ -110,18 +114,29 @@ static int start_up(void) {
 
 bool ta_init_running_here(void) { return in_init; }
 
+/* The fork handlers are registered once, before any thread takes the start-up lock. Registered
+ * under that lock, a fork between another thread's taking it and its registering left the
+ * child a held lock and no handler to reset it (Stress.ForkUnderLoad: the child blocked on
+ * init_mutex, 1 run in 10 under UBSan). A fork during pthread_once can leave the child to run
+ * this again (glibc re-runs a once interrupted by fork); if the handlers were in by then they
+ * ran, and postfork_child said so, so they are not registered twice (prefork would then take
+ * init_mutex twice). */
+static pthread_once_t fork_handlers_once = PTHREAD_ONCE_INIT;
+static void register_fork_handlers(void) {
+  if (!fork_handlers_in) pthread_atfork(prefork, postfork_parent, postfork_child);
+  fork_handlers_in = true;
+}
+
 bool ta_init_ensure(void) {
   if (ta_likely(ta_atomic_load(&init_state, ta_mo_acquire) == INIT_READY)) return true;
   if (in_init) return false;
+  /* Registering may allocate: this thread is in_init, so that is served by the bootstrap
+   * allocator (no other thread uses it then: start-up waits for the registration). */
+  in_init = true;
+  pthread_once(&fork_handlers_once, register_fork_handlers);
   pthread_mutex_lock(&init_mutex);
   if (ta_atomic_load(&init_state, ta_mo_acquire) != INIT_READY) {
-    in_init = true;
     ta_atomic_store(&init_state, INIT_RUNNING, ta_mo_relaxed);
-    /* Fork handlers before anything else, so no fork can split start-up. Registering may
-     * allocate: this thread is in_init, so that is served by the bootstrap allocator. */
-    static bool atfork_done;
-    if (!atfork_done) pthread_atfork(prefork, postfork_parent, postfork_child);
-    atfork_done = true;
     if (start_up() != 0) {
       /* No memory for the heap's own structures: every call fails with ENOMEM until memory
        * is there again (start-up is retried; what was built is kept and reused). */
@@ -141,6 +156,7 @@ bool ta_init_ensure(void) {
     if (ta_conf.stats_live) ta_background_start();
     return true;
   }
+  in_init = false;
   pthread_mutex_unlock(&init_mutex);
   return true;
 }
@@ -152,7 +168,8 @@ static char boot_buf[BOOT_BYTES] __attribute__((aligned(64)));
 static size_t boot_used;
 
 void *ta_boot_alloc(size_t size, size_t align) {
-  /* Only the initialising thread gets here (others wait on init_mutex): no lock needed. The
+  /* Only one thread at a time gets here: the one registering the fork handlers (before any
+   * start-up) or the one starting up (others wait on init_mutex): no lock needed. The
    * alignment is of the address (valloc asks for a page, whatever the kernel's page size). */
   if (align < 16) align = 16;
   uintptr_t base = (uintptr_t)boot_buf;
