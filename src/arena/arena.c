@@ -426,6 +426,7 @@ void ta_arena_hpa_stats(ta_hpa_stats_t *out) {
     out->inside_purged_pages += s.inside_purged_pages;
     out->fresh_units += s.fresh_units;
     out->prefaulted_units += s.prefaulted_units;
+    out->collapsed_units += s.collapsed_units;
   }
 }
 

@@ -64,6 +64,7 @@ void ta_stats_collect(ta_stats_t *s) {
     s->heap.advise_failures += hs.advise_failures;
     s->heap.fresh_units += hs.fresh_units;
     s->heap.prefaulted_units += hs.prefaulted_units;
+    s->heap.collapsed_units += hs.collapsed_units;
     s->heap.large_nmalloc += ta_atomic_load(&h->large_nmalloc, ta_mo_relaxed);
     s->heap.large_nfree += ta_atomic_load(&h->large_nfree, ta_mo_relaxed);
     s->heap.large_live_bytes += ta_atomic_load(&h->large_live_bytes, ta_mo_relaxed);

@@ -108,6 +108,8 @@ int ta_hpa_init(ta_hpa_t *hpa, unsigned node, uint64_t decay_ns, unsigned break_
   for (unsigned b = 0; b < hpa->nbuckets; b++) ta_list_init(&hpa->buckets[b]);
   ta_list_init(&hpa->dirty_filler);
   ta_list_init(&hpa->dirty_free);
+  hpa->huge_pages = (size_t)(ta_conf.thp_min_mb << 20) >> ta_hpa_geometry.page_shift;
+  hpa->huge = ta_hpa_geometry.hugepages && hpa->huge_pages == 0;
   return 0;
 }
 
@@ -149,7 +151,10 @@ static ta_region_t *region_new(ta_hpa_t *hpa, size_t min_units, size_t align) {
     ta_os_unmap(addr, want * g->unit_size);
     return NULL;
   }
-  if (g->hugepages && ta_os_advise_huge(addr, want * g->unit_size, true) != 0) hpa->stats.advise_failures++;
+  /* A heap below conf thp_min_mb marks its regions off hugepages: where THP is "always" the
+   * kernel would otherwise back them with hugepages all the same, and khugepaged would collapse
+   * them. maybe_go_huge's advice replaces the mark. */
+  if (g->hugepages && ta_os_advise_huge(addr, want * g->unit_size, hpa->huge) != 0) hpa->stats.advise_failures++;
   if (hpa->place_region && hpa->place_region(hpa, addr, want * g->unit_size) != 0)
     hpa->stats.place_failures++;
   r->base = (uintptr_t)addr;
@@ -190,6 +195,29 @@ static bool unit_is_free(ta_region_t *r, size_t i) {
   return r->units[i] == NULL || r->units[i]->state == UNIT_FREE;
 }
 
+/* The heap is about to hand out `more` pages: once its pages handed out reach conf thp_min_mb
+ * it goes on hugepages. Its regions are advised; a unit marked MADV_NOHUGEPAGE while the heap
+ * was small (kept off hugepages for a ranked block) is marked again, as the region's advice
+ * cleared it; the units resident now, faulted in as base pages, are listed for collapse, which
+ * ta_hpa_alloc does without the lock. */
+static void maybe_go_huge(ta_hpa_t *hpa, size_t more) {
+  const ta_hpa_geometry_t *g = &ta_hpa_geometry;
+  if (hpa->huge || !g->hugepages || hpa->stats.active_pages + more < hpa->huge_pages) return;
+  hpa->huge = true;
+  for (ta_region_t *r = hpa->regions; r; r = r->next) {
+    if (ta_os_advise_huge((void *)r->base, r->nunits * g->unit_size, true) != 0) hpa->stats.advise_failures++;
+    for (size_t i = 0; i < r->nunits; i++) {
+      ta_hpage_t *hp = r->units[i];
+      if (!hp) continue;
+      if (hp->marked && ta_os_advise_huge((void *)hp->base, g->unit_size, false) != 0)
+        hpa->stats.advise_failures++;
+      bool resident = hp->state != UNIT_FREE || hp->ndirty;
+      if (resident && !hp->broken && hpa->ncollapse < TA_HPA_COLLAPSE_MAX)
+        hpa->collapse[hpa->ncollapse++] = hp->base;
+    }
+  }
+}
+
 /* Takes a wholly free unit out of the free pool (its record made if it was fresh). The caller
  * sets the new state. Prefers the most recently freed resident unit: still a hugepage in RAM. */
 static ta_hpage_t *take_free_unit(ta_hpa_t *hpa) {
@@ -215,8 +243,7 @@ static ta_hpage_t *take_free_unit(ta_hpa_t *hpa) {
     /* Not resident: the first touch faults a whole hugepage in on the allocating thread. */
     hpa->stats.fresh_units++;
     ta_atomic_fetch_add(&ta_hpa_fresh_units_total, 1, ta_mo_relaxed);
-    if (ta_hpa_geometry.hugepages && ta_conf.thp_prefault && ta_conf.background_thread &&
-        !hpa->prefault_off)
+    if (hpa->huge && ta_conf.thp_prefault && ta_conf.background_thread && !hpa->prefault_off)
       hpa->prefault_demand++;
   }
   dirty_unlink(hp);
@@ -325,6 +352,22 @@ static void *alloc_span(ta_hpa_t *hpa, size_t n, size_t align_pages, bool *zeroe
   return (void *)(r->base + first * g->unit_size);
 }
 
+/* Collapses the units maybe_go_huge listed, without the lock: a unit freed, purged or broken
+ * meanwhile is only made resident again (it reads the same; the kernel refuses a range marked
+ * MADV_NOHUGEPAGE). A kernel without MADV_COLLAPSE leaves them to khugepaged, uncounted. */
+static void collapse_units(ta_hpa_t *hpa, const uintptr_t *bases, unsigned n) {
+  size_t done = 0, failed = 0;
+  for (unsigned i = 0; i < n; i++) {
+    int err = ta_os_collapse((void *)bases[i], ta_hpa_geometry.unit_size);
+    if (!err) done++;
+    else if (err != EINVAL && err != ENOTSUP && err != ENOSYS) failed++;
+  }
+  ta_mutex_lock(&hpa->lock);
+  hpa->stats.collapsed_units += done;
+  hpa->stats.advise_failures += failed;
+  ta_mutex_unlock(&hpa->lock);
+}
+
 void *ta_hpa_alloc(ta_hpa_t *hpa, size_t npages, size_t align_pages, bool *zeroed) {
   if (npages == 0) npages = 1;
   if (align_pages == 0) align_pages = 1;
@@ -332,12 +375,18 @@ void *ta_hpa_alloc(ta_hpa_t *hpa, size_t npages, size_t align_pages, bool *zeroe
   ta_mutex_lock(&hpa->lock);
   void *p;
   size_t demand = hpa->prefault_demand;
+  maybe_go_huge(hpa, npages);
   if (npages <= ta_hpa_geometry.unit_pages && align_pages <= ta_hpa_geometry.unit_pages)
     p = alloc_small(hpa, npages, align_pages, zeroed);
   else
     p = alloc_span(hpa, npages, align_pages, zeroed);
   bool wake = hpa->prefault_demand != demand;
+  uintptr_t collapse[TA_HPA_COLLAPSE_MAX];
+  unsigned ncollapse = hpa->ncollapse;
+  memcpy(collapse, hpa->collapse, ncollapse * sizeof(uintptr_t));
+  hpa->ncollapse = 0;
   ta_mutex_unlock(&hpa->lock);
+  if (ncollapse) collapse_units(hpa, collapse, ncollapse);
   if (wake) {
     ta_atomic_fetch_add(&ta_hpa_prefault_word, 1, ta_mo_release);
     ta_os_event_wake((const uint32_t *)&ta_hpa_prefault_word);
@@ -454,8 +503,10 @@ static void mark_broken(ta_hpa_t *hpa, ta_hpage_t *hp) {
 
 static void unbreak(ta_hpa_t *hpa, ta_hpage_t *hp) {
   if (hp->marked) {
-    /* A failed re-advice leaves the range 4 KiB-backed: slower, never wrong. */
-    if (ta_os_advise_huge((void *)hp->base, ta_hpa_geometry.unit_size, true) != 0) hpa->stats.advise_failures++;
+    /* A failed re-advice leaves the range 4 KiB-backed: slower, never wrong. A heap not on
+     * hugepages yet leaves the mark to maybe_go_huge's advice of the whole region. */
+    if (hpa->huge && ta_os_advise_huge((void *)hp->base, ta_hpa_geometry.unit_size, true) != 0)
+      hpa->stats.advise_failures++;
     hp->marked = false;
     hpa->stats.marked_units--;
   }
@@ -531,10 +582,10 @@ size_t ta_hpa_purge_step(ta_hpa_t *hpa, uint64_t now, size_t budget, bool force)
     bool stale = hp->kept_since && now - hp->kept_since >= KEEP_WHOLE_DECAYS * hpa->decay_ns;
     if (force || stale ||
         ta_decay_should_break(unit_in_use(hpa, hp), g->unit_pages, hpa->break_pct,
-                              hp->broken || !g->hugepages)) {
+                              hp->broken || !hpa->huge)) {
       hp->kept_since = 0;
       if (stale) hpa->stats.stale_breaks++;
-      if (!hp->broken && g->hugepages) mark_broken(hpa, hp);
+      if (!hp->broken && hpa->huge) mark_broken(hpa, hp);
       purged += purge_dirty_runs(hpa, hp);
       if (hp->ndirty) { /* a purge failed: try again later */
         hp->dirty_since = now;
@@ -628,13 +679,13 @@ static size_t purge_part(ta_hpa_t *hpa, ta_hpage_t *hp, size_t off, size_t n, bo
   /* The same rule as for the unit's free pages (ta_hpa_purge_step): a whole hugepage is split
    * only when what is left in use after the purge is worth less than keeping it whole. */
   if (!force && !ta_decay_should_break(unit_in_use(hpa, hp), g->unit_pages, hpa->break_pct,
-                                       hp->broken || !g->hugepages))
+                                       hp->broken || !hpa->huge))
     return 0;
   size_t purged = 0;
   /* The runs not purged yet. */
   for (size_t pos = off, s, e; (s = ta_bitmap_find_run(hollow_bits(hp), pos, off + n, false, &e)) < off + n;
        pos = e) {
-    if (!hp->broken && g->hugepages) mark_broken(hpa, hp);
+    if (!hp->broken && hpa->huge) mark_broken(hpa, hp);
     if (ta_os_purge((void *)(hp->base + (s << g->page_shift)), (e - s) << g->page_shift) == 0) {
       ta_bitmap_set_range(hollow_bits(hp), s, e - s);
       purged += e - s;
@@ -696,7 +747,7 @@ size_t ta_hpa_migrate_begin(ta_hpa_t *hpa, void *addr, size_t len) {
     ta_hpage_t *hp = r ? r->units[(a - r->base) / g->unit_size] : NULL;
     if (!hp || !hp->ndirty || hp->state == UNIT_FREE) continue;
     dirty_unlink(hp);
-    if (!hp->broken && g->hugepages) mark_broken(hpa, hp);
+    if (!hp->broken && hpa->huge) mark_broken(hpa, hp);
     purged += purge_dirty_runs(hpa, hp);
     if (hp->ndirty) ta_list_push_back(&hpa->dirty_filler, &hp->dirty_link); /* a purge failed */
   }
@@ -735,7 +786,7 @@ size_t ta_hpa_prefault_step(ta_hpa_t *hpa, unsigned ahead, uint64_t now) {
   unsigned n = 0;
   if (ahead > PREFAULT_MAX_AHEAD) ahead = PREFAULT_MAX_AHEAD;
   ta_mutex_lock(&hpa->lock);
-  if (!hpa->prefault_demand || hpa->prefault_off || hpa->prefaulting || !g->hugepages) {
+  if (!hpa->prefault_demand || hpa->prefault_off || hpa->prefaulting || !hpa->huge) {
     ta_mutex_unlock(&hpa->lock);
     return 0;
   }

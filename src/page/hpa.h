@@ -3,7 +3,9 @@
  * Memory is managed in hugepage units (the kernel's PMD hugepage size read at run time, e.g.
  * 2 MiB on x86-64 with 4 KiB pages). Address space is reserved in large regions, advised
  * MADV_HUGEPAGE once per region (and bound once per region by the tier layer), and carved into
- * units, so the number of kernel mappings stays small. A request of at most one unit is served
+ * units, so the number of kernel mappings stays small. A heap that has handed out less than conf
+ * thp_min_mb is on base pages (its regions marked MADV_NOHUGEPAGE) until it reaches it: then
+ * its regions are advised and the units resident so far collapsed (ta_hpa_t.huge). A request of at most one unit is served
  * from a partly used unit (the "filler": the unit with the shortest free run that fits, which is
  * the fullest one that can take it), else from a whole free unit; a larger request takes a span
  * of whole units, whose unused tail pages go to the filler.
@@ -44,6 +46,8 @@ typedef struct {
 } ta_hpa_geometry_t;
 
 #define TA_HPA_MAX_UNIT_PAGES 2048
+/* Most units collapsed at once when a heap goes on hugepages; the rest are left to khugepaged. */
+#define TA_HPA_COLLAPSE_MAX 64
 
 extern ta_hpa_geometry_t ta_hpa_geometry;
 
@@ -70,6 +74,8 @@ typedef struct ta_hpa_stats {
   size_t fresh_units;      /* units an allocating thread took while not resident, so its first
                               touch faulted them in (cumulative) */
   size_t prefaulted_units; /* units ta_hpa_prefault_step faulted in ahead of demand (cumulative) */
+  size_t collapsed_units;  /* units made hugepages at once when the heap passed conf thp_min_mb
+                              (cumulative) */
 } ta_hpa_stats_t;
 
 struct ta_hpage;
@@ -104,6 +110,14 @@ typedef struct ta_hpa {
   size_t prefault_demand;
   unsigned prefaulting;
   bool prefault_off;
+  /* Hugepages (under lock): off while the heap has handed out fewer than huge_pages pages
+   * (conf thp_min_mb): its regions are marked off and its units not treated as hugepages.
+   * Going on advises the regions and lists the units already resident for collapse, which the
+   * allocating call does after dropping the lock; it stays on. */
+  bool huge;
+  size_t huge_pages;
+  unsigned ncollapse;
+  uintptr_t collapse[TA_HPA_COLLAPSE_MAX];
 } ta_hpa_t;
 
 /* pre: ta_hpa_geometry_init ran. Returns 0 or ENOMEM. */

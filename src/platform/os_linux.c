@@ -75,6 +75,13 @@ static int linux_populate(void *addr, size_t size) {
   }
 }
 
+#ifndef MADV_COLLAPSE
+#define MADV_COLLAPSE 25
+#endif
+static int linux_collapse(void *addr, size_t size) {
+  return madvise(addr, size, MADV_COLLAPSE) == 0 ? 0 : errno;
+}
+
 static int linux_bind(void *addr, size_t size, int mode, const unsigned long *nodemask,
                       unsigned long maxnode, unsigned flags) {
   long r = syscall(SYS_mbind, addr, size, mode, nodemask, maxnode, flags);
@@ -113,6 +120,7 @@ const ta_os_ops_t ta_os_linux_ops = {
     .access_watch = ta_os_linux_access_watch,
     .split_huge = linux_split_huge,
     .populate = linux_populate,
+    .collapse = linux_collapse,
 };
 
 const ta_os_ops_t *ta_os_ops = &ta_os_linux_ops;

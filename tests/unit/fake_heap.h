@@ -18,6 +18,7 @@ inline void fake_heap_conf() {
   ta_os_init();
   ta_conf_defaults(&ta_conf);
   ta_conf.region_mb = 64;
+  ta_conf.thp_min_mb = 0;  // hugepages from the first unit, as the tests assume
 }
 
 // After the FakeOs is installed: page geometry from it, and two arenas on one node.

@@ -105,6 +105,12 @@ struct FakeOpsImpl {
     if (f->on_populate) f->on_populate((uintptr_t)addr, size);
     return 0;
   }
+  static int collapse(void *addr, size_t size) {
+    FakeOs *f = FakeOs::current;
+    if (f->collapse_errno) return f->collapse_errno;
+    f->collapsed.push_back({(uintptr_t)addr, size});
+    return 0;
+  }
   static uint64_t now_ns() { return FakeOs::current->now; }
   static int task_policy(int *mode) {
     *mode = FakeOs::current->task_mode;
@@ -118,12 +124,13 @@ static const ta_os_ops_t fake_ops = {FakeOpsImpl::map,         FakeOpsImpl::unma
                                      FakeOpsImpl::now_ns,      FakeOpsImpl::task_policy,
                                      nullptr,                  nullptr,
                                      nullptr,                  nullptr,
-                                     FakeOpsImpl::populate,    nullptr};
+                                     FakeOpsImpl::populate,    nullptr,
+                                     FakeOpsImpl::collapse};
 static const ta_os_ops_t fake_ops_no_populate = {
     FakeOpsImpl::map,    FakeOpsImpl::unmap,  FakeOpsImpl::purge,       FakeOpsImpl::advise_huge,
     FakeOpsImpl::bind,   FakeOpsImpl::move_pages, FakeOpsImpl::now_ns,  FakeOpsImpl::task_policy,
     nullptr,             nullptr,             nullptr,                  nullptr,
-    nullptr,             nullptr};
+    nullptr,             nullptr,             FakeOpsImpl::collapse};
 // The same with an access signal (FakeOs::access_kind decides which it claims to be).
 static const ta_os_ops_t fake_ops_access = {FakeOpsImpl::map,         FakeOpsImpl::unmap,
                                             FakeOpsImpl::purge,       FakeOpsImpl::advise_huge,
@@ -131,7 +138,8 @@ static const ta_os_ops_t fake_ops_access = {FakeOpsImpl::map,         FakeOpsImp
                                             FakeOpsImpl::now_ns,      FakeOpsImpl::task_policy,
                                             FakeOpsImpl::access_open, FakeOpsImpl::access_sample,
                                             FakeOpsImpl::access_rearm, FakeOpsImpl::split_huge,
-                                            FakeOpsImpl::populate, nullptr};
+                                            FakeOpsImpl::populate, nullptr,
+                                            FakeOpsImpl::collapse};
 
 void FakeOs::touch(const void *addr, size_t len) {
   uintptr_t page = ta_os_info.page_size;

@@ -40,6 +40,9 @@ struct FakeOs {
   int populate_errno = 0;
   bool no_populate = false;
   std::function<void(uintptr_t, size_t)> on_populate;  // runs inside populate (lock not held)
+  // Ranges given to collapse, in order; collapse_errno makes it fail.
+  std::vector<std::pair<uintptr_t, size_t>> collapsed;
+  int collapse_errno = 0;
   // Ranges given to split_huge (with an access signal only), in order.
   std::vector<std::pair<uintptr_t, size_t>> splits;
   void touch(const void *addr, size_t len);

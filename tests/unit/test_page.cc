@@ -26,6 +26,8 @@ class Env : public testing::Environment {
     // Regions of eight units, whatever the unit (32 MiB on a 16 KiB-page kernel): the fallback
     // test needs a region larger than the two units it asks for.
     ta_conf.region_mb = (8 * ta_hpa_geometry.unit_size) >> 20;
+    // Hugepages from the first unit, as the tests below assume; HugeFromThpMinMb sets its own.
+    ta_conf.thp_min_mb = 0;
   }
 };
 testing::Environment *const env = testing::AddGlobalTestEnvironment(new Env);
@@ -273,6 +275,102 @@ TEST_F(Hpa, KeepsRankedBlocksOffHugepagesWhereNothingIsResident) {
   ta_hpa_purge_step(&hpa, fake->now, 0, true);
   EXPECT_EQ(stats().marked_units, 0u);
   EXPECT_GE(fake->huge_on, on + 1);
+}
+
+// conf thp_min_mb: a heap that has handed out less is on base pages (its region marked off
+// hugepages, free pages in a mostly used unit purged as they decay, with no hugepage to break);
+// the allocation that takes it to the threshold advises the region and collapses the units
+// already resident, not the one it takes.
+struct HugeFromThpMinMb : Hpa {
+  uint64_t saved_min = ta_conf.thp_min_mb;
+  void SetUp() override {
+    if (!ta_hpa_geometry.hugepages) GTEST_SKIP() << "no THP on this machine: never advised";
+    ta_conf.thp_min_mb = (5 * ta_hpa_geometry.unit_size / 2) >> 20;  // two units and a half
+    Hpa::SetUp();
+    fake->collapse_errno = 0;
+    fake->collapsed.clear();
+  }
+  void TearDown() override {
+    ta_conf.thp_min_mb = saved_min;
+    fake->collapse_errno = 0;
+  }
+};
+
+TEST_F(HugeFromThpMinMb, BasePagesUntilTheHeapHoldsIt) {
+  size_t on = fake->huge_on, off = fake->huge_off;
+  char *a = (char *)alloc(upages);
+  char *b = (char *)alloc(upages);
+  ASSERT_NE(unit_of(a), unit_of(b));
+  EXPECT_EQ(fake->huge_on, on) << "two units: below the threshold, not advised huge";
+  EXPECT_EQ(fake->huge_off, off + 1) << "the region marked off hugepages (THP \"always\")";
+  off = fake->huge_off;
+  // 7/8 of b's unit stays in use: a hugepage would be kept whole, base pages are purged.
+  ta_hpa_free(&hpa, b + upages * 7 / 8 * page, upages / 8);
+  fake->now += 2 * kDecay;
+  EXPECT_EQ(ta_hpa_purge_step(&hpa, fake->now, 0, false), upages / 8);
+  EXPECT_EQ(stats().broken_units, 0u);
+  EXPECT_EQ(fake->huge_off, off);
+  char *c = (char *)alloc(upages);  // 2 7/8 units handed out: the heap goes on hugepages
+  EXPECT_EQ(fake->huge_on, on + 1) << "the region advised once, whole";
+  ASSERT_EQ(fake->collapsed.size(), 2u);
+  std::set<uintptr_t> collapsed{fake->collapsed[0].first, fake->collapsed[1].first};
+  EXPECT_EQ(collapsed, (std::set<uintptr_t>{unit_of(a), unit_of(b)})) << "not the new unit";
+  EXPECT_EQ(fake->collapsed[0].second, unit);
+  EXPECT_EQ(stats().collapsed_units, 2u);
+  EXPECT_EQ(stats().advise_failures, 0u);
+  // From now on a mostly used unit is a hugepage kept whole.
+  ta_hpa_free(&hpa, c + upages * 7 / 8 * page, upages / 8);
+  fake->now += 2 * kDecay;
+  EXPECT_EQ(ta_hpa_purge_step(&hpa, fake->now, 0, false), 0u);
+  EXPECT_EQ(stats().dirty_pages, upages / 8);
+  // Later units are advised with their region, never collapsed.
+  alloc(upages);
+  EXPECT_EQ(fake->collapsed.size(), 2u);
+}
+
+TEST_F(HugeFromThpMinMb, ASpanPassingItGoesHugeFirst) {
+  size_t on = fake->huge_on;
+  char *a = (char *)alloc(upages / 2);
+  char *s = (char *)alloc(3 * upages);  // one unit held, three more asked for
+  EXPECT_EQ(fake->huge_on, on + 1);
+  ASSERT_EQ(fake->collapsed.size(), 1u);
+  EXPECT_EQ(fake->collapsed[0].first, unit_of(a));
+  ta_hpa_free(&hpa, s, 3 * upages);
+  ta_hpa_free(&hpa, a, upages / 2);
+}
+
+TEST_F(HugeFromThpMinMb, AUnitMarkedWhileSmallStaysMarked) {
+  char *a = (char *)alloc(upages / 4);
+  ASSERT_TRUE(ta_hpa_keep_base(&hpa, a, upages / 4));  // a ranked block: its unit marked
+  ASSERT_EQ(stats().marked_units, 1u);
+  size_t off = fake->huge_off;
+  char *b = (char *)alloc(upages);
+  char *c = (char *)alloc(upages);
+  EXPECT_EQ(fake->huge_off, off) << "2 1/4 units: still on base pages";
+  alloc(upages);  // 3 1/4 units
+  EXPECT_EQ(fake->huge_off, off + 1) << "the region's advice cleared the mark: marked again";
+  EXPECT_EQ(fake->huge_off_ranges.back(), std::make_pair(unit_of(a), unit));
+  ASSERT_EQ(fake->collapsed.size(), 2u) << "a marked unit is not collapsed";
+  std::set<uintptr_t> collapsed{fake->collapsed[0].first, fake->collapsed[1].first};
+  EXPECT_EQ(collapsed, (std::set<uintptr_t>{unit_of(b), unit_of(c)}));
+}
+
+TEST_F(HugeFromThpMinMb, CollapseFailuresAreCountedUnlessUnsupported) {
+  fake->collapse_errno = ENOMEM;
+  alloc(upages);
+  alloc(upages);
+  void *p = alloc(upages);  // the allocation itself does not fail
+  EXPECT_NE(p, nullptr);
+  EXPECT_EQ(stats().collapsed_units, 0u);
+  EXPECT_EQ(stats().advise_failures, 2u);
+  // A kernel without MADV_COLLAPSE (EINVAL) leaves the units to khugepaged, uncounted.
+  ASSERT_EQ(ta_hpa_init(&hpa, 0, kDecay, 50), 0);
+  fake->collapse_errno = EINVAL;
+  alloc(upages);
+  alloc(upages);
+  alloc(upages);
+  EXPECT_EQ(stats().collapsed_units, 0u);
+  EXPECT_EQ(stats().advise_failures, 0u);
 }
 
 TEST_F(Hpa, SpanTailGoesToTheFiller) {
