@@ -5,23 +5,12 @@
 #include <cstring>
 #include <string>
 
+#include "proc_field.h"
+
 namespace probe {
 
 // A field of /proc/self/smaps_rollup or /proc/self/status, in KiB (-1 if absent).
-inline long kib(const char *file, const char *field) {
-  FILE *f = fopen(file, "r");
-  if (!f) return -1;
-  char line[256];
-  long v = -1;
-  size_t n = strlen(field);
-  while (fgets(line, sizeof(line), f))
-    if (strncmp(line, field, n) == 0 && line[n] == ':') {
-      v = atol(line + n + 1);
-      break;
-    }
-  fclose(f);
-  return v;
-}
+inline long kib(const char *file, const char *field) { return proc_field(file, field); }
 inline long rss_kib() { return kib("/proc/self/status", "VmRSS"); }
 inline long anon_kib() { return kib("/proc/self/smaps_rollup", "Anonymous"); }
 inline long anon_huge_kib() { return kib("/proc/self/smaps_rollup", "AnonHugePages"); }

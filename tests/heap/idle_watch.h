@@ -10,18 +10,10 @@
 #include <time.h>
 #include <unistd.h>
 
-/* Resident KiB from /proc/self/statm, with open/read (no stdio buffer, so no malloc). */
-static long idle_rss_kib(void) {
-  char buf[4096];
-  int fd = open("/proc/self/statm", O_RDONLY);
-  if (fd < 0) return -1;
-  ssize_t n = read(fd, buf, sizeof(buf) - 1);
-  close(fd);
-  if (n <= 0) return -1;
-  buf[n] = 0;
-  char *p = strchr(buf, ' ');
-  return p ? atol(p + 1) * (sysconf(_SC_PAGESIZE) / 1024) : -1;
-}
+#include "proc_field.h"
+
+/* Resident KiB, read without allocating. */
+static long idle_rss_kib(void) { return proc_field("/proc/self/status", "VmRSS"); }
 
 /* Watches RSS every 100 ms, making no allocator call, until it is within a tenth of the growth
  * from base to peak (returns 0, PASS) or deadline_s has passed (returns 1, FAIL). */

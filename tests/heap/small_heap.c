@@ -13,20 +13,7 @@
 #include <string.h>
 #include <unistd.h>
 
-/* A "Field:" of a /proc file in KiB (-1 if absent), with open/read: stdio would allocate. */
-static long proc_kib(const char *file, const char *field) {
-  static char buf[16384];
-  int fd = open(file, O_RDONLY);
-  if (fd < 0) return -1;
-  ssize_t n = read(fd, buf, sizeof(buf) - 1);
-  close(fd);
-  if (n <= 0) return -1;
-  buf[n] = 0;
-  size_t len = strlen(field);
-  for (char *line = buf; line && *line; line = strchr(line, '\n') ? strchr(line, '\n') + 1 : NULL)
-    if (strncmp(line, field, len) == 0 && line[len] == ':') return atol(line + len + 1);
-  return -1;
-}
+#include "proc_field.h"
 
 static int thp_enabled(void) {
   static char buf[256];
@@ -49,8 +36,8 @@ static int fill(size_t kib, int seed) {
 }
 
 int main(int argc, char **argv) {
-  long anon0 = proc_kib("/proc/self/smaps_rollup", "Anonymous");
-  long huge0 = proc_kib("/proc/self/smaps_rollup", "AnonHugePages");
+  long anon0 = proc_field("/proc/self/smaps_rollup", "Anonymous");
+  long huge0 = proc_field("/proc/self/smaps_rollup", "AnonHugePages");
   if (argc < 2) {
     fprintf(stderr, "usage: small_heap SMALL_KIB [GROW_MIB]\n");
     return 2;
@@ -61,8 +48,8 @@ int main(int argc, char **argv) {
   }
   size_t small_kib = strtoul(argv[1], NULL, 10), grow_mib = argc > 2 ? strtoul(argv[2], NULL, 10) : 0;
   if (fill(small_kib, 1) != 0) return 1;
-  long anon1 = proc_kib("/proc/self/smaps_rollup", "Anonymous") - anon0;
-  long huge1 = proc_kib("/proc/self/smaps_rollup", "AnonHugePages") - huge0;
+  long anon1 = proc_field("/proc/self/smaps_rollup", "Anonymous") - anon0;
+  long huge1 = proc_field("/proc/self/smaps_rollup", "AnonHugePages") - huge0;
   printf("after %zu KiB: anonymous +%ld KiB, AnonHugePages +%ld KiB\n", small_kib, anon1, huge1);
   int bad = 0;
   if (anon1 > (long)small_kib + 768 || huge1 != 0) {
@@ -71,8 +58,8 @@ int main(int argc, char **argv) {
   }
   if (grow_mib) {
     if (fill(grow_mib << 10, 2) != 0) return 1;
-    long anon2 = proc_kib("/proc/self/smaps_rollup", "Anonymous") - anon0;
-    long huge2 = proc_kib("/proc/self/smaps_rollup", "AnonHugePages") - huge0;
+    long anon2 = proc_field("/proc/self/smaps_rollup", "Anonymous") - anon0;
+    long huge2 = proc_field("/proc/self/smaps_rollup", "AnonHugePages") - huge0;
     double coverage = anon2 > 0 ? (double)huge2 / (double)anon2 : 0;
     printf("after %zu MiB more: anonymous +%ld KiB, AnonHugePages +%ld KiB (%.0f%%)\n", grow_mib, anon2,
            huge2, 100 * coverage);

@@ -25,22 +25,12 @@
 
 #include "api.h"
 #include "check.h"
+#include "proc_field.h"
 #include "tieralloc.h"
 
 #define MiB ((size_t)1 << 20)
 #define SKIP 77
 
-static long status_kb(const char *field) {
-  char buf[4096];
-  int fd = open("/proc/self/status", O_RDONLY);
-  if (fd < 0) return -1;
-  ssize_t n = read(fd, buf, sizeof(buf) - 1);
-  close(fd);
-  if (n <= 0) return -1;
-  buf[n] = 0;
-  char *s = strstr(buf, field);
-  return s ? strtol(s + strlen(field) + 1, NULL, 10) : -1;
-}
 
 /* ---- RLIMIT_AS ---- */
 
@@ -69,7 +59,7 @@ static void free_all(size_t n) {
 }
 
 static int scenario_rlimit_as(void) {
-  long vm_kb = status_kb("VmSize:");
+  long vm_kb = proc_field("/proc/self/status", "VmSize");
   CHECK(vm_kb > 0, "cannot read VmSize");
   size_t room = 128 * MiB;
   struct rlimit rl = {(rlim_t)vm_kb * 1024 + room, (rlim_t)vm_kb * 1024 + room};
