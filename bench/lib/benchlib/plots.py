@@ -14,9 +14,10 @@ def _quote(s):
     return '"' + str(s).replace('"', "'") + '"'
 
 
-def _histogram(path, title, ylabel, rows, columns, values, logscale=False, errorbars=None, hline=None):
+def _histogram(path, title, ylabel, rows, columns, values, logscale=False, errorbars=None, hline=None,
+               colors=None):
     """Clustered bars: one cluster per row, one bar per column. values[(row, col)] -> number or None;
-    errorbars[(row, col)] -> (lo, hi)."""
+    errorbars[(row, col)] -> (lo, hi); colors[col] overrides the allocator colour of a column."""
     tmp = tempfile.mkdtemp(prefix="tabench-plot-")
     try:
         data = os.path.join(tmp, "data")
@@ -53,7 +54,7 @@ def _histogram(path, title, ylabel, rows, columns, values, logscale=False, error
             lines.append(f"set arrow from graph 0, first {hline} to graph 1, first {hline} nohead dt 2 lw 1.5 lc rgb 'black'")
         plots = []
         for i, c in enumerate(columns):
-            color = COLORS.get(c.split(" ")[-1], "#444444")
+            color = (colors or {}).get(c) or COLORS.get(c.split(" ")[-1], "#444444")
             if errorbars is not None:
                 col = 2 + 3 * i
                 plots.append(f"'{data}' using {col}:{col + 1}:{col + 2}:xtic(1) title {_quote(c)} lc rgb '{color}'")
