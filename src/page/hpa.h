@@ -3,12 +3,13 @@
  * Memory is managed in hugepage units (the kernel's PMD hugepage size read at run time, e.g.
  * 2 MiB on x86-64 with 4 KiB pages). Address space is reserved in large regions, advised
  * MADV_HUGEPAGE once per region (and bound once per region by the tier layer), and carved into
- * units, so the number of kernel mappings stays small. A heap that has handed out less than conf
- * thp_min_mb is on base pages (its regions marked MADV_NOHUGEPAGE) until it reaches it: then
- * its regions are advised and the units resident so far collapsed (ta_hpa_t.huge). A request of at most one unit is served
- * from a partly used unit (the "filler": the unit with the shortest free run that fits, which is
- * the fullest one that can take it), else from a whole free unit; a larger request takes a span
- * of whole units, whose unused tail pages go to the filler.
+ * units, so the number of kernel mappings stays small. A heap that has handed out less than
+ * conf thp_min_mb is on base pages (its regions marked MADV_NOHUGEPAGE) until it reaches it:
+ * then its regions are advised and the units resident so far collapsed (ta_hpa_t.huge).
+ * A request of at most one unit is served from a partly used unit (the "filler": the unit with
+ * the shortest free run that fits, which is the fullest one that can take it), else from a
+ * whole free unit; a larger request takes a span of whole units, whose unused tail pages go to
+ * the filler.
  *
  * Freed pages stay resident ("dirty") for dirty_decay_ms, for reuse; ta_hpa_purge_step then
  * returns them. A whole free unit is purged as a whole and stays hugepage-advised. Free pages
