@@ -6,6 +6,7 @@
 #include <stddef.h>
 
 #include "init.h"
+#include "tieralloc.h"
 
 TA_EXTERN_C_BEGIN
 
@@ -21,6 +22,10 @@ void *ta_pvalloc(size_t size);
 size_t ta_malloc_usable_size(void *p);
 void ta_free_sized(void *p, size_t size);
 void ta_free_aligned_sized(void *p, size_t align, size_t size);
+
+/* The bodies of tieralloc_purge and tieralloc_heap_info (tieralloc.c), for glibc_ext.c. */
+size_t ta_purge_all(void);
+int ta_heap_info(tieralloc_heap_info_t *info);
 
 TA_EXTERN_C_END
 

@@ -15,13 +15,15 @@ TA_EXPORT const char *tieralloc_version(void) {
       TIERALLOC_VERSION_PATCH);
 }
 
-TA_EXPORT size_t tieralloc_purge(void) {
+size_t ta_purge_all(void) {
   if (!ta_init_ensure()) return 0;
   ta_tcache_flush_self();
   return ta_purge_step(ta_os_now_ns(), 0, true) << ta_hpa_geometry.page_shift;
 }
 
-TA_EXPORT int tieralloc_heap_info(tieralloc_heap_info_t *info) {
+TA_EXPORT size_t tieralloc_purge(void) { return ta_purge_all(); }
+
+int ta_heap_info(tieralloc_heap_info_t *info) {
   if (!info) return EINVAL;
   if (!ta_init_ensure()) return EAGAIN;
   static ta_mutex_t lock = TA_MUTEX_INITIALIZER(TA_LOCK_RANK_INIT);
@@ -40,6 +42,8 @@ TA_EXPORT int tieralloc_heap_info(tieralloc_heap_info_t *info) {
   ta_mutex_unlock(&lock);
   return 0;
 }
+
+TA_EXPORT int tieralloc_heap_info(tieralloc_heap_info_t *info) { return ta_heap_info(info); }
 
 TA_EXPORT int tieralloc_ctl(const char *name, void *oldp, size_t *oldlenp, void *newp, size_t newlen) {
   return ta_ctl(name, oldp, oldlenp, newp, newlen);

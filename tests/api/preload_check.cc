@@ -28,15 +28,17 @@ TEST(Preload, MallocComesFromTheLibraryUnderTest) {
 }
 
 // A drop-in allocator must define every allocation entry point glibc has: one it lacks runs glibc's
-// version against a heap glibc does not own (pvalloc, reallocarray), or is missing to programs
-// built against a newer libc (free_sized, free_aligned_sized).
+// version against a heap glibc does not own (pvalloc, reallocarray; malloc_trim and mallinfo2
+// would report glibc's empty arena), or is missing to programs built against a newer libc
+// (free_sized, free_aligned_sized).
 TEST(Preload, EveryEntryPointIsInterposed) {
   std::string expected = expected_library();
   if (expected.empty()) GTEST_SKIP() << "plain glibc run";
   const char *names[] = {"malloc",        "free",          "calloc",         "realloc",
                          "reallocarray",  "posix_memalign", "aligned_alloc", "memalign",
                          "valloc",        "pvalloc",       "malloc_usable_size",
-                         "free_sized",    "free_aligned_sized"};
+                         "free_sized",    "free_aligned_sized", "malloc_trim",
+                         "mallinfo2",     "mallinfo",      "malloc_stats"};
   std::string missing;
   for (const char *n : names)
     if (ta_api::provider_of(n) != expected) missing += std::string(" ") + n;
