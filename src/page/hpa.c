@@ -30,6 +30,7 @@
 enum { UNIT_FILLER = 1, UNIT_SPAN = 2, UNIT_FREE = 3, UNIT_PREFAULT = 4 };
 #define PREFAULT_MAX_AHEAD 16
 #define KEEP_WHOLE_DECAYS 10
+#define COLLAPSE_MAX 64 /* units collapsed when a heap goes on hugepages (maybe_go_huge) */
 #define NO_BUCKET 0xffffu
 
 typedef struct ta_hpage {
@@ -198,11 +199,13 @@ static bool unit_is_free(ta_region_t *r, size_t i) {
 /* The heap is about to hand out `more` pages: once its pages handed out reach conf thp_min_mb
  * it goes on hugepages. Its regions are advised; a unit marked MADV_NOHUGEPAGE while the heap
  * was small (kept off hugepages for a ranked block) is marked again, as the region's advice
- * cleared it; the units resident now, faulted in as base pages, are listed for collapse, which
- * ta_hpa_alloc does without the lock. */
-static void maybe_go_huge(ta_hpa_t *hpa, size_t more) {
+ * cleared it; the units resident now, faulted in as base pages, go into `collapse` (at most
+ * COLLAPSE_MAX; the rest are left to khugepaged), which ta_hpa_alloc collapses without the
+ * lock. Returns how many. */
+static unsigned maybe_go_huge(ta_hpa_t *hpa, size_t more, uintptr_t *collapse) {
   const ta_hpa_geometry_t *g = &ta_hpa_geometry;
-  if (hpa->huge || !g->hugepages || hpa->stats.active_pages + more < hpa->huge_pages) return;
+  unsigned n = 0;
+  if (hpa->huge || !g->hugepages || hpa->stats.active_pages + more < hpa->huge_pages) return 0;
   hpa->huge = true;
   for (ta_region_t *r = hpa->regions; r; r = r->next) {
     if (ta_os_advise_huge((void *)r->base, r->nunits * g->unit_size, true) != 0) hpa->stats.advise_failures++;
@@ -212,10 +215,10 @@ static void maybe_go_huge(ta_hpa_t *hpa, size_t more) {
       if (hp->marked && ta_os_advise_huge((void *)hp->base, g->unit_size, false) != 0)
         hpa->stats.advise_failures++;
       bool resident = hp->state != UNIT_FREE || hp->ndirty;
-      if (resident && !hp->broken && hpa->ncollapse < TA_HPA_COLLAPSE_MAX)
-        hpa->collapse[hpa->ncollapse++] = hp->base;
+      if (resident && !hp->broken && n < COLLAPSE_MAX) collapse[n++] = hp->base;
     }
   }
+  return n;
 }
 
 /* Takes a wholly free unit out of the free pool (its record made if it was fresh). The caller
@@ -375,16 +378,13 @@ void *ta_hpa_alloc(ta_hpa_t *hpa, size_t npages, size_t align_pages, bool *zeroe
   ta_mutex_lock(&hpa->lock);
   void *p;
   size_t demand = hpa->prefault_demand;
-  maybe_go_huge(hpa, npages);
+  uintptr_t collapse[COLLAPSE_MAX];
+  unsigned ncollapse = maybe_go_huge(hpa, npages, collapse);
   if (npages <= ta_hpa_geometry.unit_pages && align_pages <= ta_hpa_geometry.unit_pages)
     p = alloc_small(hpa, npages, align_pages, zeroed);
   else
     p = alloc_span(hpa, npages, align_pages, zeroed);
   bool wake = hpa->prefault_demand != demand;
-  uintptr_t collapse[TA_HPA_COLLAPSE_MAX];
-  unsigned ncollapse = hpa->ncollapse;
-  memcpy(collapse, hpa->collapse, ncollapse * sizeof(uintptr_t));
-  hpa->ncollapse = 0;
   ta_mutex_unlock(&hpa->lock);
   if (ncollapse) collapse_units(hpa, collapse, ncollapse);
   if (wake) {

@@ -47,8 +47,6 @@ typedef struct {
 } ta_hpa_geometry_t;
 
 #define TA_HPA_MAX_UNIT_PAGES 2048
-/* Most units collapsed at once when a heap goes on hugepages; the rest are left to khugepaged. */
-#define TA_HPA_COLLAPSE_MAX 64
 
 extern ta_hpa_geometry_t ta_hpa_geometry;
 
@@ -113,12 +111,10 @@ typedef struct ta_hpa {
   bool prefault_off;
   /* Hugepages (under lock): off while the heap has handed out fewer than huge_pages pages
    * (conf thp_min_mb): its regions are marked off and its units not treated as hugepages.
-   * Going on advises the regions and lists the units already resident for collapse, which the
-   * allocating call does after dropping the lock; it stays on. */
+   * The allocation that turns it on advises the regions and collapses the units already
+   * resident (after dropping the lock); it stays on. */
   bool huge;
   size_t huge_pages;
-  unsigned ncollapse;
-  uintptr_t collapse[TA_HPA_COLLAPSE_MAX];
 } ta_hpa_t;
 
 /* pre: ta_hpa_geometry_init ran. Returns 0 or ENOMEM. */
