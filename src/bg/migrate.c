@@ -239,6 +239,7 @@ static void observe(ta_extent_t *ext, int kind, uint64_t now, const ta_hotness_p
     for (unsigned i = 0; i < n; i++) {
       if (status[i] < 0) continue;
       present++;
+      if (status[i] != ext->node) ext->strayed = true; /* even a minority: the free purges it */
       int j = 0;
       while (j < kinds && node[j] != status[i]) j++;
       if (j == kinds) node[kinds++] = status[i];
@@ -264,14 +265,16 @@ static void observe(ta_extent_t *ext, int kind, uint64_t now, const ta_hotness_p
 /* Moves a pinned extent to the first of targets[] that takes it. Returns bytes moved. */
 static size_t move(ta_hpa_t *hpa, ta_extent_t *ext, const int *targets, unsigned ntargets, uint64_t now) {
   size_t page = ta_hpa_geometry.page_size, unit = ta_hpa_geometry.unit_size;
-  size_t len = (size_t)ext->npages << ta_hpa_geometry.page_shift, moved_pages = 0;
+  size_t len = (size_t)ext->npages << ta_hpa_geometry.page_shift, moved_pages = 0, failed = 0;
+  int last = -1; /* the target of the last pass */
   bool promote = !far_node[targets[0]];
   ta_hpa_migrate_begin(hpa, ext->addr, len);
   split_shared_units(ext);
   for (unsigned t = 0; t < ntargets; t++) {
     if (targets[t] < 0) break;
-    size_t moved = 0, failed = 0, present = 0;
+    size_t moved = 0, present = 0;
     bool full = false;
+    failed = 0;
     /* A hugepage unit at a time: each batch is one hugepage the kernel can move whole. */
     for (size_t off = 0; off < len; off += unit) {
       ta_tier_move_result_t r;
@@ -285,12 +288,15 @@ static size_t move(ta_hpa_t *hpa, ta_extent_t *ext, const int *targets, unsigned
     moved_pages += moved;
     if (2 * moved >= present && present) ext->tier = (uint16_t)targets[t];
     else if (!present) ext->tier = (uint16_t)targets[t]; /* nothing resident: refaults land by policy */
-    (void)failed; /* counted in migration_failures by ta_tier_move */
+    last = targets[t];
     if (!full) break;
     /* The node is full: what did not fit goes to the next tier in, or stays (counted). */
     ta_atomic_fetch_add(&ta_migrate_fallbacks, 1, ta_mo_relaxed);
   }
   ta_hpa_migrate_end(hpa);
+  /* Every resident page is home only after a pass home in which none failed (a page already
+   * there reads as moved); after any other move some may be away, whatever `tier` says. */
+  ext->strayed = last != ext->node || failed;
   /* A move that got nowhere (every target full) is not tried again for a cold age. */
   bool stuck = moved_pages == 0 && far_node[ext->tier] != far_node[targets[0]];
   ta_hotness_moved(&ext->heat, stuck ? now + ta_conf.cold_age_ms * 1000000ull : now, far_node[ext->tier]);

@@ -7,7 +7,7 @@
  * The slab fields below `link` belong to the bin that owns the slab and change under its lock.
  * For a large extent `link` instead puts it on its node's tracking list (large.c, under that
  * list's lock), kept only while the hotness policy runs; `migrating`, `hint` and `heat` are
- * the tracking state: `migrating` changes under the list's lock, `heat` and `tier` only in the
+ * the tracking state: `migrating` changes under the list's lock, `heat`, `tier` and `strayed` only in the
  * migrating thread while the extent is pinned (migrating != 0). */
 #ifndef TA_EXTENT_H
 #define TA_EXTENT_H
@@ -45,6 +45,9 @@ typedef struct ta_extent {
   bool tracked;        /* on its node's tracking list */
   bool armed;          /* the access signal was re-armed for it since it last moved */
   bool split;          /* the hugepages it shares with neighbours were split (migrate.c) */
+  bool strayed;        /* some of its pages may sit on another node than `node` while `tier`,
+                        * a majority, says home: a part of a move failed, or the kernel moved
+                        * a few. Freeing it then purges, as for tier != node (large.c) */
   ta_hotness_t heat;
   /* Slab state, under the owning bin's lock. `usable` is unused by slabs: it holds when the
    * bin last took from or returned to the slab (or, in a slab cache, when it was emptied), by

@@ -47,6 +47,7 @@ void *ta_large_alloc(ta_hpa_t *hpa, size_t size, size_t align, bool zero, unsign
   }
   if (zero && !zeroed) memset(p, 0, ext->usable);
   ext->tier = (uint16_t)node;
+  ext->strayed = false;
   /* Only pages not resident yet (zeroed: none of them was handed out and freed since it was
    * last purged) can be kept off hugepages; the caller touches them first after this. */
   ext->split = ta_large_keep_base && zeroed && ta_hpa_keep_base(hpa, p, npages);
@@ -61,11 +62,14 @@ void *ta_large_alloc(ta_hpa_t *hpa, size_t size, size_t align, bool zero, unsign
   return p;
 }
 
+/* Whether some of the extent's pages may be on another node than its heap's. */
+static bool away(const ta_extent_t *ext) { return ext->tier != ext->node || ext->strayed; }
+
 /* The last step of a free. Pages that migrated off the heap's node are purged before they go
  * back: the region's policy (bound once, never per extent) then puts a refault on the heap's
  * own node, instead of a new block inheriting pages on another tier. */
 static void release(ta_hpa_t *hpa, ta_extent_t *ext) {
-  if (ext->tier != ext->node) ta_os_purge(ext->addr, (size_t)ext->npages << ta_hpa_geometry.page_shift);
+  if (away(ext)) ta_os_purge(ext->addr, (size_t)ext->npages << ta_hpa_geometry.page_shift);
   ta_hpa_free(hpa, ext->addr, ext->npages);
   ta_meta_free(ext, sizeof(ta_extent_t));
 }
@@ -159,7 +163,7 @@ bool ta_large_resize_in_place(ta_hpa_t *hpa, ta_extent_t *ext, size_t size) {
   bool ok = true;
   if (npages < ext->npages) {
     void *tail = (char *)ext->addr + (npages << g->page_shift);
-    if (ext->tier != ext->node) ta_os_purge(tail, (ext->npages - npages) << g->page_shift); /* as release() */
+    if (away(ext)) ta_os_purge(tail, (ext->npages - npages) << g->page_shift); /* as release() */
     ta_hpa_free(hpa, tail, ext->npages - npages);
   } else {
     bool zeroed;

@@ -115,7 +115,11 @@ TEST_F(Hotness, ChangingHotSetIsDemotedAndPromotedContentsIntact) {
 
 TEST_F(Hotness, KernelMovedBlockIsNoticedAndCorrected) {
   Block b = make(4 << 20, 9);
-  ASSERT_EQ(pages_on(b, 2), 0u) << where(b);
+  // Twice in some 230 runs a unit of this fresh block was on node 2; the cause is not known
+  // (docs/reliability.md, Known bugs): say enough to tell whose memory it reused.
+  ASSERT_EQ(pages_on(b, 2), 0u) << where(b) << " at " << (void *)b.p << "; demoted " << stat("stats.demoted")
+                                << ", promoted " << stat("stats.promoted") << ", kernel_moved "
+                                << stat("stats.kernel_moved") << ", migration rounds " << stat("stats.migrate_rounds");
   work_until({&b}, [] { return false; }, 0.5);
   uint64_t noticed0 = stat("stats.kernel_moved"), promoted0 = stat("stats.promoted");
   // Behind the allocator's back: every page to the far node.

@@ -87,6 +87,15 @@ void rounds(uint64_t ms, std::initializer_list<Block> hot = {}) {
 
 uint64_t counter(ta_atomic(uint64_t) & c) { return ta_atomic_load(&c, ta_mo_relaxed); }
 
+// Frees the block; whether its whole range was purged on the way.
+bool free_purges(const Block &b) {
+  fake->purge_ranges.clear();
+  ta_arena_free_large(b.ext);
+  for (auto &r : fake->purge_ranges)
+    if (r.first == (uintptr_t)b.p && r.second == b.len) return true;
+  return false;
+}
+
 class Migrate : public testing::Test {
  protected:
   void SetUp() override {
@@ -264,12 +273,38 @@ TEST_F(Migrate, FreedDemotedBlockIsPurgedSoReuseRefaultsLocally) {
   Block b = alloc(4 * kMiB);
   rounds(3000);
   ASSERT_EQ(b.ext->tier, 1);
-  fake->purge_ranges.clear();
-  uintptr_t p = (uintptr_t)b.p;
-  ta_arena_free_large(b.ext);
-  bool purged = false;
-  for (auto &r : fake->purge_ranges) purged |= r.first == p && r.second == b.len;
-  EXPECT_TRUE(purged) << "pages on the far node are dropped at free, not reused in place";
+  EXPECT_TRUE(free_purges(b)) << "pages on the far node are dropped at free, not reused in place";
+}
+
+// A move that left a minority of the pages on the far node (it filled up part way): `tier`, a
+// majority, still says node 0, yet the free must drop those pages, or the next block placed
+// there inherits them.
+TEST_F(Migrate, FreedPartlyDemotedBlockIsPurged) {
+  for (auto &pn : fake->page_node) pn.second = 0;
+  fake->node_capacity_pages[1] = 256;
+  Block b = alloc(4 * kMiB);
+  rounds(3000);
+  ASSERT_EQ(pages_on(b, 1), 256u) << "the far node took what fit";
+  ASSERT_EQ(b.ext->tier, 0) << "most pages stayed";
+  EXPECT_TRUE(free_purges(b)) << "a quarter of the pages were on the far node when freed";
+  for (size_t off = 0; off < b.len; off += ta_os_info.page_size) ASSERT_EQ(fake->node_of((char *)b.p + off), 0);
+}
+
+// The kernel moved a few pages (a minority: the belief stays node 0), and the sampling saw one:
+// the free drops the block's pages too. A block fully brought home is freed without a purge.
+TEST_F(Migrate, FreedBlockWithPagesTheKernelMovedIsPurged) {
+  Block b = alloc(4 * kMiB), home = alloc(4 * kMiB);
+  rounds(300, {b, home});
+  for (size_t off = b.len * 3 / 4; off < b.len; off += ta_os_info.page_size) fake->page_node[(uintptr_t)b.p + off] = 1;
+  rounds(300, {b, home});
+  ASSERT_EQ(b.ext->tier, 0) << "a quarter is not a majority";
+  EXPECT_TRUE(free_purges(b)) << "the sampled pages showed some on node 1";
+  // Demoted, then brought back whole: nothing is away, nothing to drop.
+  rounds(3000);
+  ASSERT_EQ(home.ext->tier, 1);
+  rounds(4000, {home});
+  ASSERT_EQ(pages_on(home, 0), npages(home));
+  EXPECT_FALSE(free_purges(home)) << "purged a block that was all home";
 }
 
 // Soft-dirty: the bits are cleared one window before the round, not right after the last one,
