@@ -28,9 +28,13 @@ static void free_slow(void *p);
 void *ta_malloc(size_t size) {
   ta_tcache_enter();
   if (ta_likely(size <= TA_SMALL_MAX)) {
-    ta_cache_bin_t *bin = &ta_tcache_current()->bins[ta_size_class_of(size)];
+    ta_tcache_t *tc = ta_tcache_current();
+    unsigned cls = ta_size_class_of(size);
+    ta_cache_bin_t *bin = &tc->bins[cls];
     if (ta_likely(bin->count != 0)) {
       void *p = bin->slots[--bin->count];
+      tc->last_class = cls; /* free's guess (below) */
+      tc->last_obj = p;
       ta_tcache_unmark(p); /* handed out: no longer free (see the free marks in tcache.h) */
       ta_tcache_leave();
       return p;
@@ -50,8 +54,20 @@ void ta_free(void *p) {
   if (ta_likely(ext != NULL)) {
     ta_tcache_t *tc = ta_tcache_current();
     /* The class from the entry, not the record's header: the bin's loads need not wait for the
-     * record. Only used once the header says a slab (a large extent's entry has class 0). */
-    ta_cache_bin_t *bin = &tc->bins[ta_pagemap_entry_class(entry)];
+     * record. Only used once the header says a slab (a large extent's entry has class 0).
+     * Freeing what this thread's last malloc handed out (a temporary), the bin is that malloc's,
+     * known before p is: the branch, predicted, lets the bin's loads start without waiting for
+     * the two pagemap loads behind p, which chain each pair to the one before (a pair 10.7 ns
+     * instead of 7.4). It checks the entry's class too, so a guess gone stale goes by the entry.
+     * The copies hide from the compiler that the two are equal there: it would use either, or
+     * merge the paths into a select, and the bin would wait for the entry again. */
+    unsigned cls = ta_pagemap_entry_class(entry), guess = tc->last_class, copy;
+    __asm__("" : "=r"(copy) : "0"(guess));
+    if (ta_likely(p == tc->last_obj && cls == guess)) {
+      __asm__ volatile("" : "+r"(copy));
+      cls = copy;
+    }
+    ta_cache_bin_t *bin = &tc->bins[cls];
     uint32_t header = ta_extent_header(ext);
     if (ta_likely((header & TA_EXTENT_KEY_MASK) == tc->slab_key)) { /* a slab of this node */
       uint32_t count = bin->count;

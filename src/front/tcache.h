@@ -50,6 +50,8 @@ TA_INLINE bool ta_cache_bin_is_object_start(const ta_cache_bin_t *bin, const ta_
 
 typedef struct ta_tcache {
   uint32_t slab_key;   /* ta_extent_slab_key(node); 0 in the empty cache, so frees miss */
+  uint32_t last_class; /* the class of this thread's last fast malloc, and the object it */
+  void *last_obj;      /* handed out: free's guess of the bin (malloc.c); never trusted alone */
   uintptr_t free_mark; /* ta_tcache_free_mark, here so free's fast path finds it beside slab_key */
   /* One per class, then a sentinel that never has room (max 0), indexed by the pagemap's vacant
    * tag (slab.h): a free on a page with no live object always takes the slow path. */
