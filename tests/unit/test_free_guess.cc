@@ -29,10 +29,10 @@ TEST(FreeGuess, AStaleGuessNeverPutsABlockInAnotherClassesBin) {
   // last allocated its address as a 32-byte object (freed elsewhere since, its slab emptied and
   // reused for 16-byte objects, and the block passed back here). Half of them would pass the
   // 32-byte class's object-start test, so without the check they would land in its bin.
+  void *ps[64];
+  for (void *&p : ps) p = ta_malloc(16);  // (the first starts the allocator: the class table)
   unsigned small = ta_size_class_of(16), other = ta_size_class_of(32);
   ASSERT_NE(small, other);
-  void *ps[64];
-  for (void *&p : ps) p = ta_malloc(16);
   ta_tcache_t *tc = ta_tcache_current();
   for (int i = 63; i >= 0; i--) {
     tc->last_obj = ps[i];
