@@ -78,6 +78,17 @@ size_t ta_bitmap_find_clear_run(const uint64_t *map, size_t nbits, size_t n, siz
   return nbits;
 }
 
+size_t ta_bitmap_clear_run_around(const uint64_t *map, size_t start, size_t n, size_t nbits, size_t *end) {
+  *end = ta_bitmap_find_set(map, start + n, nbits);
+  for (size_t pos = start; pos > 0;) { /* down to the set bit before start */
+    size_t w = (pos - 1) >> 6, below = pos - (w << 6);
+    uint64_t word = map[w] & (below == 64 ? ~(uint64_t)0 : (((uint64_t)1 << below) - 1));
+    if (word) return (w << 6) + (size_t)(64 - __builtin_clzll(word));
+    pos = w << 6;
+  }
+  return 0;
+}
+
 size_t ta_bitmap_longest_clear_run(const uint64_t *map, size_t nbits) {
   size_t best = 0;
   for (size_t pos = 0, s, e; (s = ta_bitmap_find_run(map, pos, nbits, false, &e)) < nbits; pos = e)

@@ -37,6 +37,9 @@ size_t ta_bitmap_find_run(const uint64_t *map, size_t from, size_t nbits, bool s
 /* Start of the first run of n clear bits whose start is a multiple of `align` (a power of two),
  * below nbits; nbits if none. */
 size_t ta_bitmap_find_clear_run(const uint64_t *map, size_t nbits, size_t n, size_t align);
+/* The run of clear bits holding [start, start + n), which must be clear, below nbits: returns
+ * its start and stores its end in *end. Costs the run's length in words, not the map's. */
+size_t ta_bitmap_clear_run_around(const uint64_t *map, size_t start, size_t n, size_t nbits, size_t *end);
 /* Length of the longest run of clear bits below nbits. */
 size_t ta_bitmap_longest_clear_run(const uint64_t *map, size_t nbits);
 

@@ -186,6 +186,9 @@ size_t ta_hpa_prefault_step(ta_hpa_t *hpa, unsigned ahead, uint64_t now_ns);
 uint64_t ta_hpa_next_due(ta_hpa_t *hpa);
 
 void ta_hpa_get_stats(ta_hpa_t *hpa, ta_hpa_stats_t *out);
+/* Units in use whose filler index (longest free run, bucket) disagrees with their pages: 0 in
+ * a consistent heap. A full scan under the lock, for tests. */
+size_t ta_hpa_check_index(ta_hpa_t *hpa);
 
 void ta_hpa_prefork(ta_hpa_t *hpa);
 void ta_hpa_postfork_parent(ta_hpa_t *hpa);

@@ -58,6 +58,14 @@ TEST(Bitmap, RangesAndSearchesMatchModel) {
       ASSERT_EQ(ta_bitmap_find_run(map, q, nbits, set, &end), s) << "set " << set;
       ASSERT_EQ(end, e) << "set " << set;
     }
+    if (!model[q]) {  // the clear run around [q, q + n), any clear n inside it
+      size_t s = q, e = q;
+      while (s > 0 && !model[s - 1]) s--;
+      while (e < nbits && !model[e]) e++;
+      size_t n = rng() % (e - q) + 1, end = 0;
+      ASSERT_EQ(ta_bitmap_clear_run_around(map, q, n, nbits, &end), s) << "at " << q << " n " << n;
+      ASSERT_EQ(end, e) << "at " << q << " n " << n;
+    }
   }
 }
 

@@ -4,7 +4,9 @@
 
 #include <cerrno>
 #include <cstring>
+#include <random>
 #include <set>
+#include <vector>
 
 #include "fake_os.h"
 
@@ -129,6 +131,49 @@ TEST_F(Hpa, FillsTheFullestHugepageFirst) {
   EXPECT_EQ(unit_of(p), unit_of(a)) << "a small request must go to the fuller unit";
   void *q = alloc(20);  // does not fit A's remaining 6 pages: goes to B
   EXPECT_EQ(unit_of(q), unit_of(b));
+}
+
+// The filler index (each unit's longest free run, and its bucket) is kept without rescanning a
+// unit on every change; random churn of slab-sized runs, spans, partial frees, growth in place
+// and purges must leave it equal to a full scan after every step.
+TEST_F(Hpa, FillerIndexMatchesAFullScanUnderChurn) {
+  struct Run {
+    char *p;
+    size_t n;
+  };
+  std::vector<Run> live;
+  std::mt19937 rng(7);
+  for (int step = 0; step < 4000; step++) {
+    unsigned op = rng() % 16;
+    if (live.empty() || op < 7) {
+      size_t n = op == 0 ? upages + rng() % upages : 1 + rng() % (rng() % 4 ? 16 : upages / 2);
+      live.push_back({(char *)alloc(n), n});
+    } else if (op < 13) {
+      size_t i = rng() % live.size();
+      ta_hpa_free(&hpa, live[i].p, live[i].n);
+      live[i] = live.back();
+      live.pop_back();
+    } else if (op < 14) {  // the tail of a run goes back, as a shrinking large block's does
+      Run &r = live[rng() % live.size()];
+      if (r.n > 1) {
+        size_t keep = 1 + rng() % (r.n - 1);
+        ta_hpa_free(&hpa, r.p + keep * page, r.n - keep);
+        r.n = keep;
+      }
+    } else if (op < 15) {
+      Run &r = live[rng() % live.size()];
+      bool z;
+      size_t more = 1 + rng() % 8;
+      if (ta_hpa_try_grow(&hpa, r.p, r.n, more, &z)) r.n += more;
+    } else {
+      fake->now += kDecay / 2;
+      ta_hpa_purge_step(&hpa, fake->now, 0, rng() % 2);
+    }
+    ASSERT_EQ(ta_hpa_check_index(&hpa), 0u) << "step " << step << " op " << op;
+  }
+  for (const Run &r : live) ta_hpa_free(&hpa, r.p, r.n);
+  EXPECT_EQ(stats().active_pages, 0u);
+  EXPECT_EQ(ta_hpa_check_index(&hpa), 0u);
 }
 
 TEST_F(Hpa, ZeroedOnlyWhenUntouchedOrPurged) {
