@@ -72,10 +72,10 @@ void ta_free(void *p) {
     if (ta_likely((header & TA_EXTENT_KEY_MASK) == tc->slab_key)) { /* a slab of this node */
       uint32_t count = bin->count;
       void **slots = bin->slots; /* read before the mark's store, which may alias anything */
-      uintptr_t key = tc->free_mark;
-      if (ta_likely(count != bin->max && ta_cache_bin_is_object_start(bin, ext, p) &&
-                    !ta_tcache_is_marked(p, key))) {
-        ta_tcache_mark(p, key);
+      uintptr_t mark = ta_tcache_mark_of(p, tc->free_mark);
+      if (ta_likely(count != bin->max && !ta_tcache_holds_mark(p, mark) &&
+                    ta_cache_bin_is_object_start(bin, ext, p))) {
+        ta_tcache_put_mark(p, mark);
         slots[count] = p;
         bin->count = count + 1;
         ta_tcache_leave();
