@@ -7,8 +7,8 @@
  * The slab fields below `link` belong to the bin that owns the slab and change under its lock.
  * For a large extent `link` instead puts it on its node's tracking list (large.c, under that
  * list's lock), kept only while the hotness policy runs; `migrating`, `hint` and `heat` are
- * the tracking state: `migrating` changes under the list's lock, `heat`, `tier` and `strayed` only in the
- * migrating thread while the extent is pinned (migrating != 0). */
+ * the tracking state: `migrating` changes under the list's lock, `heat`, `tier` and `strayed`
+ * only in the migrating thread while the extent is pinned (migrating != 0). */
 #ifndef TA_EXTENT_H
 #define TA_EXTENT_H
 

@@ -122,8 +122,12 @@ int ta_hpa_init(ta_hpa_t *hpa, unsigned node, uint64_t decay_ns, unsigned break_
  * lengthen the run around it, and an allocation can only shorten the longest if it came from a
  * run that long. A unit of scattered slabs has dozens of runs, and the scan was 8% of a
  * workload's time (frag) when every slab came or went with one. */
+static unsigned filler_bucket(const ta_hpage_t *hp, size_t longest) {
+  return hp->state == UNIT_FILLER && longest ? bucket_of(longest) : NO_BUCKET;
+}
+
 static void filler_update(ta_hpa_t *hpa, ta_hpage_t *hp) {
-  unsigned b = hp->state == UNIT_FILLER && hp->longest_free ? bucket_of(hp->longest_free) : NO_BUCKET;
+  unsigned b = filler_bucket(hp, hp->longest_free);
   if (b == hp->bucket) return;
   if (hp->bucket != NO_BUCKET) ta_list_remove(&hp->bucket_link);
   if (b != NO_BUCKET) ta_list_push_front(&hpa->buckets[b], &hp->bucket_link);
@@ -415,7 +419,8 @@ static void free_in_unit(ta_hpa_t *hpa, ta_region_t *r, ta_hpage_t *hp, size_t o
   bool was_dirty = hp->ndirty != 0;
   size_t hollow = hp->nhollow ? ta_bitmap_count_range(hollow_bits(hp), off, n) : 0;
   ta_bitmap_clear_range(used_bits(hp), off, n);
-  size_t run_end, run = ta_bitmap_clear_run_around(used_bits(hp), off, n, ta_hpa_geometry.unit_pages, &run_end);
+  size_t pages = ta_hpa_geometry.unit_pages, run_end;
+  size_t run = ta_bitmap_clear_run_around(used_bits(hp), off, n, pages, &run_end);
   if (run_end - run > hp->longest_free) hp->longest_free = (uint32_t)(run_end - run);
   if (hollow == 0) {
     ta_bitmap_set_range(dirty_bits(hp), off, n);
@@ -863,8 +868,7 @@ size_t ta_hpa_check_index(ta_hpa_t *hpa) {
       ta_hpage_t *hp = r->units[i];
       if (!hp || hp->state == UNIT_FREE || hp->state == UNIT_PREFAULT) continue;
       size_t longest = ta_bitmap_longest_clear_run(used_bits(hp), ta_hpa_geometry.unit_pages);
-      unsigned b = hp->state == UNIT_FILLER && longest ? bucket_of(longest) : NO_BUCKET;
-      bad += hp->longest_free != longest || hp->bucket != b;
+      bad += hp->longest_free != longest || hp->bucket != filler_bucket(hp, longest);
     }
   ta_mutex_unlock(&hpa->lock);
   return bad;
