@@ -15,6 +15,21 @@ void ta_bin_init(ta_bin_t *bin) {
   bin->drain_bytes = 0;
 }
 
+/* A class with a handful of objects out (a size a program uses now and then, or one of the many
+ * classes above 4 KiB a cache's values spread over) would leave most of each long slab free,
+ * and those slots serve no other class: its new slabs take the short shape until it has
+ * sparse_slabs slabs' worth of objects out. */
+static ta_slab_shape_t new_slab_shape(const ta_bin_t *bin, unsigned cls) {
+  const ta_class_info_t *ci = &ta_class_info[cls];
+  return ta_slab_shape(cls, ci->sparse_pages != ci->slab_pages &&
+                                bin->stats.live < (uint64_t)ta_conf.sparse_slabs * ci->nobjs);
+}
+
+static void slab_gone(ta_bin_t *bin, const ta_extent_t *slab) {
+  bin->stats.nslabs--;
+  bin->stats.objs -= slab->nobjs;
+}
+
 unsigned ta_bin_fill(ta_bin_t *bin, ta_hpa_t *hpa, unsigned cls, unsigned arena, unsigned node,
                      void **out, unsigned n) {
   unsigned got = 0;
@@ -29,10 +44,12 @@ unsigned ta_bin_fill(ta_bin_t *bin, ta_hpa_t *hpa, unsigned cls, unsigned arena,
         slab = bin->spare;
         bin->spare = NULL;
       } else {
-        slab = ta_slab_cache_take(&ta_arenas[arena]->slab_cache, hpa, cls, arena);
-        if (!slab) slab = ta_slab_new(hpa, cls, arena, node);
+        ta_slab_shape_t shape = new_slab_shape(bin, cls);
+        slab = ta_slab_cache_take(&ta_arenas[arena]->slab_cache, hpa, cls, shape, arena);
+        if (!slab) slab = ta_slab_new(hpa, cls, shape, arena, node);
         if (!slab) break;
         bin->stats.nslabs++;
+        bin->stats.objs += slab->nobjs;
       }
       ta_list_push_front(&bin->nonfull, &slab->link);
     }
@@ -96,18 +113,18 @@ void ta_bin_put_locked(ta_bin_t *bin, ta_hpa_t *hpa, ta_extent_t *slab, void *p)
     if (cap > 1) ta_list_remove(&slab->link); /* else it was full, off the list */
     if (slab->shed) { /* a shrunk slab is no use to another class: its pages go back */
       bin->stats.shed_objs -= slab->nshed;
+      slab_gone(bin, slab);
       ta_slab_delete(hpa, slab);
-      bin->stats.nslabs--;
     } else if (!bin->spare) {
       bin->spare = slab;
       bin->spare_since = now;
     } else {
+      slab_gone(bin, slab);
       ta_slab_cache_put(&ta_arenas[slab->arena]->slab_cache, hpa, slab);
-      bin->stats.nslabs--;
     }
   } else {
     if (slab->nfree == 1) ta_list_push_back(&bin->nonfull, &slab->link); /* was full */
-    if (ta_unlikely(ci->slab_pages > 1 && ci->size * SHED_MIN_PAGE_SHARE >= ta_hpa_geometry.page_size &&
+    if (ta_unlikely(slab->npages > 1 && ci->size * SHED_MIN_PAGE_SHARE >= ta_hpa_geometry.page_size &&
                     ta_conf.drain_shed_kb &&
                     bin->drain_bytes >= (uint64_t)ta_conf.drain_shed_kb << 10))
       shed_free_pages(bin, hpa, slab, p);
@@ -117,9 +134,9 @@ void ta_bin_put_locked(ta_bin_t *bin, ta_hpa_t *hpa, ta_extent_t *slab, void *p)
 void ta_bin_trim(ta_bin_t *bin, ta_hpa_t *hpa, uint64_t older_than) {
   ta_mutex_lock(&bin->lock);
   if (bin->spare && bin->spare_since <= older_than) {
+    slab_gone(bin, bin->spare);
     ta_slab_delete(hpa, bin->spare);
     bin->spare = NULL;
-    bin->stats.nslabs--;
   }
   ta_mutex_unlock(&bin->lock);
 }

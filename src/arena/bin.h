@@ -11,6 +11,7 @@ typedef struct ta_bin_stats {
   uint64_t nfills, nflushes;  /* batches */
   uint64_t nmalloc, nfree;    /* objects handed out and returned */
   uint64_t nslabs;            /* slabs now */
+  uint64_t objs;              /* objects those slabs hold, free or not (their shapes differ) */
   uint64_t live;              /* objects handed out and not returned (in use or cached) */
   uint64_t shed_pages;        /* pages of partly used slabs handed back while draining */
   uint64_t shed_objs;         /* objects lost to shed pages in the slabs there are now */

@@ -15,33 +15,51 @@ static const uint32_t header_room[] = {80, 144, 320, 832};
 ta_class_info_t ta_class_info[TA_NCLASSES];
 ta_atomic(uint8_t) ta_class_lookup[TA_LOOKUP_ENTRIES];
 
-/* Slab pages for a class: the fewest pages that hold enough objects (a few for big classes,
- * more for small ones) with a tail of at most 1/64 of the slab; else the least-waste choice. */
-static void slab_geometry(ta_class_info_t *c) {
+/* The fewest pages whose slab holds at least min_objs objects with a tail of at most 1/tail_div
+ * of the slab; else the least-waste length. */
+static uint32_t slab_pages_for(uint32_t size, size_t min_objs, size_t tail_div) {
   size_t page = ta_hpa_geometry.page_size;
   /* Up to 2 MiB of slab: the first fit below wins, so small slabs are chosen wherever they
    * pack well; big base pages (16/64 KiB) need the longer slabs for the large classes. */
   size_t max_pages = (2u << 20) / page;
   if (max_pages == 0) max_pages = 1;
   if (max_pages > ta_hpa_geometry.unit_pages) max_pages = ta_hpa_geometry.unit_pages;
-  size_t min_objs = c->size <= 1024 ? 8 : c->size <= 8192 ? 4 : 2;
   size_t best = 0, best_waste = SIZE_MAX;
   for (size_t p = 1; p <= max_pages; p++) {
-    size_t bytes = p * page, n = bytes / c->size;
+    size_t bytes = p * page, n = bytes / size;
     if (n == 0) continue;
-    size_t waste = bytes - n * c->size;
-    if (n >= min_objs && waste * 64 <= bytes) {
-      best = p;
-      break;
-    }
+    size_t waste = bytes - n * size;
+    if (n >= min_objs && waste * tail_div <= bytes) return (uint32_t)p;
     /* waste per byte of slab, compared without division */
     if (best == 0 || waste * (best * page) < best_waste * bytes) {
       best = p;
       best_waste = waste;
     }
   }
-  c->slab_pages = (uint32_t)best;
-  c->nobjs = (uint32_t)(best * page / c->size);
+  return (uint32_t)best;
+}
+
+/* Classes above this size have a sparse shape: their usual slabs are 5 to 31 pages (on 4 KiB
+ * pages), most of which a class with a few objects in use leaves empty; smaller classes' slabs
+ * are a few pages at most. */
+#define SPARSE_SHAPE_MIN_SIZE 4096u
+
+/* A class's slab: enough objects (a few for big classes, more for small ones) with a tail of at
+ * most 1/64. Its sparse shape: one object or more with a tail of at most 1/16, which a class
+ * with a few objects in use fills instead of leaving a long slab mostly empty (bin.c). */
+static void slab_geometry(ta_class_info_t *c) {
+  size_t min_objs = c->size <= 1024 ? 8 : c->size <= 8192 ? 4 : 2;
+  c->slab_pages = slab_pages_for(c->size, min_objs, 64);
+  c->nobjs = (uint32_t)(((size_t)c->slab_pages << ta_hpa_geometry.page_shift) / c->size);
+  c->sparse_pages = c->slab_pages;
+  c->sparse_nobjs = c->nobjs;
+  if (c->size > SPARSE_SHAPE_MIN_SIZE) {
+    uint32_t pages = slab_pages_for(c->size, 1, 16);
+    if (pages < c->slab_pages) {
+      c->sparse_pages = pages;
+      c->sparse_nobjs = (uint32_t)(((size_t)pages << ta_hpa_geometry.page_shift) / c->size);
+    }
+  }
 }
 
 void ta_size_class_init(void) {
@@ -64,7 +82,7 @@ void ta_size_class_init(void) {
       ta_log_fatal("size class %u: %u objects per slab, more than a slab record counts", ci->size, ci->nobjs);
     /* floor(2^64 / size) + 1; UINT64_MAX / size falls one short when size divides 2^64 */
     ci->start_mul = UINT64_MAX / ci->size + (UINT64_MAX % ci->size == ci->size - 1) + 1;
-    ci->start_limit = (uint64_t)ci->nobjs * (ci->start_mul * ci->size); /* e: the product wraps */
+    ci->start_step = ci->start_mul * ci->size; /* e: the product wraps */
   }
   /* Lookup: entry i stands for sizes (16(i-1), 16i]: the smallest class of at least 16i. */
   unsigned cls = 0;

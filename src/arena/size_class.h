@@ -28,14 +28,18 @@ typedef struct {
   uint32_t size;        /* object size, also malloc_usable_size */
   uint32_t slab_pages;  /* base pages per slab */
   uint32_t nobjs;       /* objects per slab */
+  /* The short shape of a class with few objects in use (conf sparse_slabs, bin.c); the same
+   * as the one above where no shorter slab packs well. */
+  uint32_t sparse_pages, sparse_nobjs;
   uint32_t div_magic;   /* offset / size == (offset * div_magic) >> 32 for object offsets */
   /* The object-start test in one multiply and one compare: with c = floor(2^64 / size) + 1
    * and e = c * size - 2^64 (1 <= e <= size), an offset k * size + r below 2^32 times c is
    * k * e + r * c (mod 2^64), which is at least c > 2^47 when r != 0 and k * e otherwise. So
-   * offset * start_mul (mod 2^64) < start_limit exactly when the offset is that of object k <
-   * nobjs (the divisibility test of Lemire, Kaser and Kurz 2019, with the bound folded in). */
+   * offset * start_mul (mod 2^64) < nobjs * e exactly when the offset is that of object k <
+   * nobjs (the divisibility test of Lemire, Kaser and Kurz 2019, with the bound folded in).
+   * The bound depends on the slab's shape, so each slab keeps its own (extent.h). */
   uint64_t start_mul;   /* c */
-  uint64_t start_limit; /* nobjs * e */
+  uint64_t start_step;  /* e */
 } ta_class_info_t;
 
 extern TA_HIDDEN ta_class_info_t ta_class_info[TA_NCLASSES];
@@ -43,6 +47,11 @@ extern TA_HIDDEN ta_class_info_t ta_class_info[TA_NCLASSES];
  * (a stale 0 just sends them to the slow path, which waits for start-up); plain loads in the
  * generated code. */
 extern TA_HIDDEN ta_atomic(uint8_t) ta_class_lookup[TA_LOOKUP_ENTRIES];
+
+/* The object-start test's bound for a slab of `nobjs` objects of class ci (above). */
+TA_INLINE uint64_t ta_size_class_start_limit(const ta_class_info_t *ci, uint32_t nobjs) {
+  return (uint64_t)nobjs * ci->start_step; /* below 2^64: nobjs * e <= nobjs * size < 2^32 */
+}
 
 /* Fills the tables for the page size in ta_hpa_geometry (again, after a geometry change). */
 void ta_size_class_init(void);

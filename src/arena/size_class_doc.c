@@ -32,15 +32,24 @@ int main(void) {
   printf("Internal waste for requests from 4097 to 65536 bytes, every size counted once: worst "
          "%.2f%%, mean %.2f%%.\n\n", worst * 100, sum / (double)n * 100);
   printf("Slab geometry on 4 KiB pages (chosen at start-up for the kernel's page size: the "
-         "fewest pages holding enough objects with a tail of at most 1/64 of the slab).\n\n");
-  printf("| class | size | worst waste | slab pages | objects | slab tail |\n|---|---|---|---|---|---|\n");
+         "fewest pages holding enough objects with a tail of at most 1/64 of the slab). A class "
+         "above 4 KiB with fewer objects in use than %u slabs hold (conf `sparse_slabs`) takes "
+         "its new slabs in its sparse shape where that is shorter: the fewest pages holding one "
+         "object or more with a tail of at most 1/16.\n\n", (unsigned)ta_conf.sparse_slabs);
+  printf("| class | size | worst waste | slab pages | objects | slab tail | sparse: pages | objects | tail |\n"
+         "|---|---|---|---|---|---|---|---|---|\n");
   for (unsigned c = 0; c < TA_NCLASSES; c++) {
     const ta_class_info_t *ci = &ta_class_info[c];
     size_t prev = c ? ta_class_info[c - 1].size : 0;
     size_t bytes = (size_t)ci->slab_pages * 4096;
-    printf("| %u | %u | %.1f%% | %u | %u | %zu |\n", c, ci->size,
+    printf("| %u | %u | %.1f%% | %u | %u | %zu |", c, ci->size,
            100.0 * (double)(ci->size - prev - 1) / (double)(prev + 1), ci->slab_pages, ci->nobjs,
            bytes - (size_t)ci->nobjs * ci->size);
+    if (ci->sparse_pages != ci->slab_pages)
+      printf(" %u | %u | %zu |\n", ci->sparse_pages, ci->sparse_nobjs,
+             (size_t)ci->sparse_pages * 4096 - (size_t)ci->sparse_nobjs * ci->size);
+    else
+      printf(" | | |\n");
   }
   return 0;
 }

@@ -3,33 +3,39 @@
 
 #include <errno.h>
 
-ta_extent_t *ta_slab_new(ta_hpa_t *hpa, unsigned cls, unsigned arena, unsigned node) {
-  const ta_class_info_t *ci = &ta_class_info[cls];
-  size_t meta_size = sizeof(ta_extent_t) + TA_BITMAP_WORDS(ci->nobjs) * sizeof(uint64_t);
+void ta_slab_reset(ta_extent_t *slab, unsigned cls, ta_slab_shape_t shape) {
+  slab->size_class = (uint8_t)cls;
+  slab->nobjs = (uint16_t)shape.nobjs;
+  slab->nfree = (uint16_t)shape.nobjs;
+  slab->start_limit = ta_size_class_start_limit(&ta_class_info[cls], shape.nobjs);
+  slab->vacant = false;
+  size_t words = (slab->meta_size - sizeof(ta_extent_t)) / sizeof(uint64_t);
+  for (size_t w = 0; w < words; w++) slab->freemap[w] = 0;
+  ta_bitmap_set_range(slab->freemap, 0, shape.nobjs);
+}
+
+ta_extent_t *ta_slab_new(ta_hpa_t *hpa, unsigned cls, ta_slab_shape_t shape, unsigned arena, unsigned node) {
+  size_t meta_size = sizeof(ta_extent_t) + TA_BITMAP_WORDS(shape.nobjs) * sizeof(uint64_t);
   ta_extent_t *slab = ta_meta_alloc(meta_size);
   if (!slab) return NULL;
   bool zeroed;
-  void *p = ta_hpa_alloc(hpa, ci->slab_pages, 1, &zeroed);
+  void *p = ta_hpa_alloc(hpa, shape.pages, 1, &zeroed);
   if (!p) {
     ta_meta_free(slab, meta_size);
     return NULL;
   }
   slab->kind = TA_EXTENT_SLAB;
-  slab->size_class = (uint8_t)cls;
   slab->node = (uint16_t)node;
   slab->arena = (uint16_t)arena;
-  slab->npages = ci->slab_pages;
+  slab->npages = shape.pages;
   slab->meta_size = (uint32_t)meta_size;
   slab->addr = p;
-  slab->nobjs = ci->nobjs;
-  slab->nfree = ci->nobjs;
   slab->npurged = 0;
-  slab->vacant = false;
   slab->nshed = 0;
   slab->shed = 0;
-  ta_bitmap_set_range(slab->freemap, 0, ci->nobjs);
-  if (ta_pagemap_set(p, (size_t)ci->slab_pages << ta_hpa_geometry.page_shift, slab) != 0) {
-    ta_hpa_free(hpa, p, ci->slab_pages);
+  ta_slab_reset(slab, cls, shape);
+  if (ta_pagemap_set(p, (size_t)shape.pages << ta_hpa_geometry.page_shift, slab) != 0) {
+    ta_hpa_free(hpa, p, shape.pages);
     ta_meta_free(slab, meta_size);
     return NULL;
   }

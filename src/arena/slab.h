@@ -1,4 +1,5 @@
-/* slab.h: a slab is an extent of `slab_pages` pages cut into objects of one class. Which objects
+/* slab.h: a slab is an extent of a few pages cut into objects of one class, in one of the
+ * class's two shapes (size_class.h: the usual one, or the short one of a sparse class). Which objects
  * are free is a bitmap in the slab's extent record (metadata), not a list threaded through the
  * objects, so a heap overflow in user data cannot forge allocator state. The owning bin's lock
  * protects a slab's free map. */
@@ -9,8 +10,24 @@
 
 TA_EXTERN_C_BEGIN
 
-/* A fresh slab with every object free, registered in the pagemap. NULL when out of memory. */
-ta_extent_t *ta_slab_new(ta_hpa_t *hpa, unsigned cls, unsigned arena, unsigned node);
+/* A slab's length and object count. */
+typedef struct {
+  uint32_t pages, nobjs;
+} ta_slab_shape_t;
+
+TA_INLINE ta_slab_shape_t ta_slab_shape(unsigned cls, bool sparse) {
+  const ta_class_info_t *ci = &ta_class_info[cls];
+  return sparse ? (ta_slab_shape_t){ci->sparse_pages, ci->sparse_nobjs}
+                : (ta_slab_shape_t){ci->slab_pages, ci->nobjs};
+}
+
+/* A fresh slab of that shape with every object free, registered in the pagemap. NULL when out
+ * of memory. */
+ta_extent_t *ta_slab_new(ta_hpa_t *hpa, unsigned cls, ta_slab_shape_t shape, unsigned arena, unsigned node);
+/* Sets up a slab record whose pages are the shape's for class cls, every object free. A slab
+ * taken from the slab cache keeps its count of purged pages (reused pages are given back to
+ * the page layer's count as objects on them are handed out, ta_slab_reuse_pages). */
+void ta_slab_reset(ta_extent_t *slab, unsigned cls, ta_slab_shape_t shape);
 /* Unregisters the slab and returns its pages. pre: every object is free. */
 void ta_slab_delete(ta_hpa_t *hpa, ta_extent_t *slab);
 
@@ -72,11 +89,11 @@ TA_INLINE uint32_t ta_slab_index(const ta_extent_t *slab, const void *p) {
 
 /* Whether p, which the pagemap maps to this slab, is the start of one of its objects: the same
  * answer as ta_slab_index(slab, p) != UINT32_MAX, from the class table's multiply-and-compare
- * test (size_class.h), without reading the record's bitmap line. */
+ * test (size_class.h) with the slab's own bound, without reading the record's bitmap line. */
 TA_INLINE bool ta_slab_is_object_start(const ta_extent_t *slab, const void *p) {
   const ta_class_info_t *ci = &ta_class_info[slab->size_class];
   uint64_t off = (uintptr_t)p - (uintptr_t)slab->addr;
-  return off * ci->start_mul < ci->start_limit;
+  return off * ci->start_mul < slab->start_limit;
 }
 
 /* Marks p free. Returns 0, or EINVAL for a pointer inside an object, or EALREADY when the

@@ -1,8 +1,8 @@
 /* slab_cache.c: an arena's cache of emptied slabs (see slab_cache.h).
  *
  * A cached slab keeps its extent record and pagemap entries; `usable` (unused by slabs) holds
- * when it was emptied, by the arenas' coarse clock. Its `size_class` and `nobjs` change only when it is taken again, while no
- * object of it is live. */
+ * when it was emptied, by the arenas' coarse clock. Its class and shape (`size_class`, `nobjs`)
+ * change only when it is taken again, while no object of it is live. */
 #include "slab_cache.h"
 
 #include "arena.h"
@@ -60,9 +60,9 @@ void ta_slab_cache_put(ta_slab_cache_t *cache, ta_hpa_t *hpa, ta_extent_t *slab)
   ta_mutex_unlock(&cache->lock);
 }
 
-ta_extent_t *ta_slab_cache_take(ta_slab_cache_t *cache, ta_hpa_t *hpa, unsigned cls, unsigned arena) {
-  const ta_class_info_t *ci = &ta_class_info[cls];
-  size_t meta_need = sizeof(ta_extent_t) + TA_BITMAP_WORDS(ci->nobjs) * sizeof(uint64_t);
+ta_extent_t *ta_slab_cache_take(ta_slab_cache_t *cache, ta_hpa_t *hpa, unsigned cls, ta_slab_shape_t shape,
+                                unsigned arena) {
+  size_t meta_need = sizeof(ta_extent_t) + TA_BITMAP_WORDS(shape.nobjs) * sizeof(uint64_t);
   /* Unlocked peek: a stale answer only costs a trip to the hugepage allocator. */
   if (held(cache) == 0) return NULL;
   ta_extent_t *found = NULL;
@@ -70,7 +70,7 @@ ta_extent_t *ta_slab_cache_take(ta_slab_cache_t *cache, ta_hpa_t *hpa, unsigned 
   unsigned seen = 0;
   for (ta_list_t *it = cache->slabs.next; it != &cache->slabs && seen < TAKE_SCAN; it = it->next, seen++) {
     ta_extent_t *slab = ta_list_entry(it, ta_extent_t, link);
-    if (slab->npages == ci->slab_pages && slab->meta_size >= meta_need) {
+    if (slab->npages == shape.pages && slab->meta_size >= meta_need) {
       found = slab;
       break;
     }
@@ -85,7 +85,7 @@ ta_extent_t *ta_slab_cache_take(ta_slab_cache_t *cache, ta_hpa_t *hpa, unsigned 
      * realloc): the oldest entries go back now, at least as many pages as the caller is about to
      * ask the page allocator for, so it can reuse them instead of touching fresh memory. */
     cache->misses++;
-    size_t want = (size_t)ci->slab_pages << ta_hpa_geometry.page_shift, freed = 0;
+    size_t want = (size_t)shape.pages << ta_hpa_geometry.page_shift, freed = 0;
     while (freed < want && !ta_list_is_empty(&cache->slabs)) {
       ta_extent_t *oldest = ta_list_entry(cache->slabs.prev, ta_extent_t, link);
       freed += slab_bytes(oldest);
@@ -100,9 +100,9 @@ ta_extent_t *ta_slab_cache_take(ta_slab_cache_t *cache, ta_hpa_t *hpa, unsigned 
   }
   ta_mutex_unlock(&cache->lock);
   if (!found) return NULL;
-  if (found->size_class != cls || found->vacant) {
-    found->size_class = (uint8_t)cls;
-    found->vacant = false;
+  bool retag = found->size_class != cls || found->vacant;
+  ta_slab_reset(found, cls, shape);
+  if (retag) {
     /* Retag the pagemap's entries with the new class, and drop vacant tags (their leaves exist,
      * so this cannot fail): free's fast path reads the class there. No object of the slab is
      * live, and none is handed out before the caller's bin lock is released. */
@@ -110,11 +110,6 @@ ta_extent_t *ta_slab_cache_take(ta_slab_cache_t *cache, ta_hpa_t *hpa, unsigned 
   }
   found->arena = (uint16_t)arena;
   found->usable = 0;
-  found->nobjs = ci->nobjs;
-  found->nfree = ci->nobjs;
-  size_t words = (found->meta_size - sizeof(ta_extent_t)) / sizeof(uint64_t);
-  for (size_t w = 0; w < words; w++) found->freemap[w] = 0;
-  ta_bitmap_set_range(found->freemap, 0, ci->nobjs);
   return found;
 }
 

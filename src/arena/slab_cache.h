@@ -39,11 +39,12 @@ void ta_slab_cache_init(ta_slab_cache_t *cache, size_t max_bytes);
  * not fit; then gives back the oldest slabs while the cache is over its bound. */
 void ta_slab_cache_put(ta_slab_cache_t *cache, ta_hpa_t *hpa, ta_extent_t *slab);
 
-/* An empty slab of the page count class `cls` needs, set up for that class and arena with every
- * object free; NULL when the cache has none among its most recent entries. A miss first returns
+/* An empty slab of the shape's page count, set up for class `cls` in that shape and for the
+ * arena, with every object free; NULL when the cache has none among its most recent entries. A miss first returns
  * the oldest entries to `hpa`, at least a slab's worth of pages, so the caller's request to the
  * page allocator can reuse them: a cache that no longer matches demand drains. */
-ta_extent_t *ta_slab_cache_take(ta_slab_cache_t *cache, ta_hpa_t *hpa, unsigned cls, unsigned arena);
+ta_extent_t *ta_slab_cache_take(ta_slab_cache_t *cache, ta_hpa_t *hpa, unsigned cls, ta_slab_shape_t shape,
+                                unsigned arena);
 
 /* Returns to `hpa` every slab emptied before `older_than` (ns); with force, every slab. Returns
  * how many. */

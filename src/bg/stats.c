@@ -80,6 +80,7 @@ void ta_stats_collect(ta_stats_t *s) {
       cs->nfree += bin->stats.nfree;
       cs->live += bin->stats.live;
       cs->slabs += bin->stats.nslabs;
+      cs->capacity += bin->stats.objs;
       cs->shed_pages += bin->stats.shed_pages;
       shed_objs += bin->stats.shed_objs;
       ta_mutex_unlock(&bin->lock);
@@ -90,7 +91,7 @@ void ta_stats_collect(ta_stats_t *s) {
      * meanwhile can be off by its size in one snapshot; never below zero. */
     cs->live = cs->live > cs->transfer_cached ? cs->live - cs->transfer_cached : 0;
     s->heap.transfer_cached += cs->transfer_cached * cs->size;
-    cs->capacity = cs->slabs * ta_class_info[c].nobjs - shed_objs;
+    cs->capacity -= shed_objs;
     s->heap.allocated += cs->live * cs->size;
   }
   s->heap.allocated += s->heap.large_live_bytes;

@@ -279,7 +279,6 @@ ta_tcache_t *ta_tcache_get(void) {
     tc->bins[c].max = slots_for(c);
     tc->room[c] = (uint16_t)tc->bins[c].max;
     tc->bins[c].start_mul = ta_class_info[c].start_mul;
-    tc->bins[c].start_limit = ta_class_info[c].start_limit;
     slots += tc->bins[c].max;
   }
   settle(tc, ta_tcache_target_node());

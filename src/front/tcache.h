@@ -35,19 +35,19 @@ typedef struct ta_cache_bin {
   void **slots;    /* slots[0..count) are cached objects, the top is slots[count - 1] */
   uint32_t count;
   uint32_t max;    /* 0 in the empty cache: every push and pop misses */
-  /* The class's start_mul and start_limit (size_class.h), copied here so free's object-start
-   * test reads the line it reads anyway. */
+  /* The class's start_mul (size_class.h), copied here so free's object-start test reads the
+   * line it reads anyway; the bound is the slab's (its shape's). */
   uint64_t start_mul;
-  uint64_t start_limit;
-} ta_cache_bin_t;
+} __attribute__((aligned(32))) ta_cache_bin_t; /* two a cache line, none across two */
 
 /* Whether p, which the pagemap maps to `slab` of this bin's class, is the start of an object:
  * ta_slab_index(slab, p) != UINT32_MAX in one multiply and one compare (the offset is below the
- * slab's length, so below 2^32, as the test in size_class.h needs). */
+ * slab's length, so below 2^32, as the test in size_class.h needs). The bound sits in the
+ * record's first line, which free has just read for the header. */
 TA_INLINE bool ta_cache_bin_is_object_start(const ta_cache_bin_t *bin, const ta_extent_t *slab,
                                             const void *p) {
   uint64_t off = (uintptr_t)p - (uintptr_t)slab->addr;
-  return off * bin->start_mul < bin->start_limit;
+  return off * bin->start_mul < slab->start_limit;
 }
 
 typedef struct ta_tcache {

@@ -48,7 +48,12 @@ typedef struct ta_extent {
   bool strayed;        /* some of its pages may sit on another node than `node` while `tier`,
                         * a majority, says home: a part of a move failed, or the kernel moved
                         * a few. Freeing it then purges, as for tier != node (large.c) */
-  ta_hotness_t heat;
+  union {
+    ta_hotness_t heat; /* large */
+    /* Slab: the object-start test's bound for this slab's shape (size_class.h), in the
+     * record's first 64 bytes beside the header that free's fast path reads anyway. */
+    uint64_t start_limit;
+  };
   /* Slab state, under the owning bin's lock. `usable` is unused by slabs: it holds when the
    * bin last took from or returned to the slab (or, in a slab cache, when it was emptied), by
    * the arenas' coarse clock. */

@@ -241,6 +241,14 @@ int main(int argc, char **argv) {
   } else if (!strcmp(c, "interior-small")) {
     interior_small_body();
     probe_handouts(interior_block, 64, 64, 2);
+  } else if (!strcmp(c, "interior-short-slab-tail")) {
+    /* The first block of its class: its slab has the short shape (conf sparse_slabs), one
+     * 7936-byte object in two 4 KiB pages. p + 7936 is inside the slab, where the second object
+     * of the class's usual 31-page slab would start: the tail, no object. */
+    char *p = M(7936);
+    probe_after_abort(p, 7936, 7936, 3);
+    free(launder(p + 7936));
+    say("tail free returned");
   } else if (!strcmp(c, "interior-small-thread-exit")) {
     run_in_thread(interior_small_body);
   } else if (!strcmp(c, "interior-large")) {

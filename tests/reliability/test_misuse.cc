@@ -183,6 +183,15 @@ TEST(Misuse, InteriorPointerSmall) {
   }
 }
 
+TEST(Misuse, InteriorPointerInTheTailOfAShortSlab) {
+  // A pointer that would be an object's start in the class's usual slab shape, past the last
+  // object of a short one (size_class.h: each slab keeps the bound of its own shape).
+  if (sysconf(_SC_PAGESIZE) != 4096) GTEST_SKIP() << "the case's offsets assume 4 KiB pages";
+  std::string msg = std::string("free of ") + kAddr + " \\(size class [0-9]+, 7936 bytes\\): " +
+                    "pointer inside an object, not its start";
+  for (bool debug : {false, true}) expect_abort_sound("interior-short-slab-tail", debug, msg, "tail free returned");
+}
+
 TEST(Misuse, ReallocOfFreedSmall) {
   for (bool debug : {false, true}) {
     expect_abort_sound("realloc-freed-small", debug,

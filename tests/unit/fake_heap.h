@@ -19,6 +19,7 @@ inline void fake_heap_conf() {
   ta_conf_defaults(&ta_conf);
   ta_conf.region_mb = 64;
   ta_conf.thp_min_mb = 0;  // hugepages from the first unit, as the tests assume
+  ta_conf.sparse_slabs = 0;  // each class's usual slab shape; the tests of the short one set it
 }
 
 // After the FakeOs is installed: page geometry from it, and two arenas on one node.
@@ -73,6 +74,27 @@ inline std::vector<void *> fake_heap_take(ta_arena_t *a, unsigned cls, size_t n)
     got += k;
   }
   return objs;
+}
+
+// n objects of class cls from a bin of a test's own heap (node 0, arena index 0).
+inline std::vector<void *> fake_heap_fill_bin(ta_bin_t *bin, ta_hpa_t *hpa, unsigned cls, size_t n) {
+  std::vector<void *> objs(n);
+  for (size_t got = 0; got < n;) {
+    unsigned k = ta_bin_fill(bin, hpa, cls, 0, 0, objs.data() + got, (unsigned)(n - got));
+    EXPECT_GT(k, 0u);
+    if (k == 0) break;
+    got += k;
+  }
+  return objs;
+}
+
+// Returns p to bin, the bin of its slab's class on that heap.
+inline void fake_heap_put_bin(ta_bin_t *bin, ta_hpa_t *hpa, void *p) {
+  ta_extent_t *slab = ta_pagemap_lookup(p);
+  ASSERT_NE(slab, nullptr) << p;
+  ta_mutex_lock(&bin->lock);
+  ta_bin_put_locked(bin, hpa, slab, p);
+  ta_mutex_unlock(&bin->lock);
 }
 
 #endif

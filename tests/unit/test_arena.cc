@@ -57,6 +57,37 @@ TEST(SizeClass, WasteBetween4KAnd64KIsFarBelow25Percent) {
   EXPECT_LE(ta_size_class_size(ta_size_class_of(4096 + 272)), 4608u);
 }
 
+// One slab shape of a class: its objects fit, and free's fast-path object-start test, with the
+// bound a slab of that shape keeps, agrees with ta_slab_index at every object start, at every
+// byte of the first two and last two objects, and at every byte of the tail after the last
+// object (a pointer there must never pass for an object: in a short slab that is where object
+// nobjs of the usual shape would start).
+void check_shape(const ta_class_info_t &ci, size_t page, uint32_t pages, uint32_t nobjs) {
+  size_t bytes = (size_t)pages * page;
+  ASSERT_GE(nobjs, 1u) << "page " << page << " class " << ci.size;
+  ASSERT_EQ((size_t)nobjs, bytes / ci.size) << "page " << page << " class " << ci.size;
+  ASSERT_LE(pages, ta_hpa_geometry.unit_pages);
+  // Shedding (slab.h) keeps a slab's shed pages in a 32-bit mask: a longer slab never sheds.
+  EXPECT_LE(pages, 32u) << "page " << page << " class " << ci.size;
+  ta_extent_t slab{};
+  slab.size_class = (uint8_t)(&ci - ta_class_info);
+  slab.nobjs = (uint16_t)nobjs;
+  slab.addr = (void *)0x100000;
+  slab.start_limit = ta_size_class_start_limit(&ci, nobjs);
+  // Division by multiplication is exact for every object, and rejects every interior offset.
+  for (uint32_t i = 0; i < nobjs; i++) {
+    ASSERT_EQ(ta_slab_index(&slab, (char *)slab.addr + (size_t)i * ci.size), i);
+    ASSERT_EQ(ta_slab_index(&slab, (char *)slab.addr + (size_t)i * ci.size + 8), UINT32_MAX);
+  }
+  auto fast = [&](uint64_t off) { return ta_slab_is_object_start(&slab, (char *)slab.addr + off); };
+  auto exact = [&](uint64_t off) { return ta_slab_index(&slab, (char *)slab.addr + off) != UINT32_MAX; };
+  for (uint32_t i = 0; i < nobjs; i++) ASSERT_TRUE(fast((uint64_t)i * ci.size)) << ci.size << " " << i;
+  uint64_t span = (uint64_t)nobjs * ci.size;
+  uint64_t edge = 2 * (uint64_t)ci.size < span ? 2 * (uint64_t)ci.size : span;
+  for (uint64_t off = 0; off < edge; off++) ASSERT_EQ(fast(off), exact(off)) << ci.size << " " << off;
+  for (uint64_t off = span - edge; off < bytes; off++) ASSERT_EQ(fast(off), exact(off)) << ci.size << " " << off;
+}
+
 void check_geometry(size_t page) {
   ta_os_info_t saved = ta_os_info;
   ta_os_info.page_size = page;
@@ -65,36 +96,23 @@ void check_geometry(size_t page) {
   ta_size_class_init();
   for (unsigned c = 0; c < TA_NCLASSES; c++) {
     const ta_class_info_t &ci = ta_class_info[c];
-    size_t bytes = (size_t)ci.slab_pages * page;
-    ASSERT_GE(ci.nobjs, 1u) << "page " << page << " class " << ci.size;
-    ASSERT_LE((size_t)ci.nobjs * ci.size, bytes);
-    ASSERT_LE(ci.slab_pages, ta_hpa_geometry.unit_pages);
-    // Shedding (slab.h) keeps a slab's shed pages in a 32-bit mask: a longer slab never sheds.
-    EXPECT_LE(ci.slab_pages, 32u) << "page " << page << " class " << ci.size;
+    size_t bytes = (size_t)ci.slab_pages * page, sparse_bytes = (size_t)ci.sparse_pages * page;
+    check_shape(ci, page, ci.slab_pages, ci.nobjs);
+    check_shape(ci, page, ci.sparse_pages, ci.sparse_nobjs);
     // The tail of a slab wastes at most 1/64 of it, except for classes larger than a quarter
     // of the largest slab, where whole objects cannot fill it that tightly.
     if (ci.size * 4 <= bytes) {
       EXPECT_LE((bytes - (size_t)ci.nobjs * ci.size) * 64, bytes) << "page " << page << " class " << ci.size;
     }
-    // Division by multiplication is exact for every object, and rejects every interior offset.
-    ta_extent_t slab{};
-    slab.size_class = (uint8_t)c;
-    slab.nobjs = ci.nobjs;
-    slab.addr = (void *)0x100000;
-    for (uint32_t i = 0; i < ci.nobjs; i++) {
-      ASSERT_EQ(ta_slab_index(&slab, (char *)slab.addr + (size_t)i * ci.size), i);
-      ASSERT_EQ(ta_slab_index(&slab, (char *)slab.addr + (size_t)i * ci.size + 8), UINT32_MAX);
+    // The sparse shape is shorter, with a tail of at most 1/16, or it is the usual shape.
+    if (ci.sparse_pages != ci.slab_pages) {
+      EXPECT_GT(ci.size, 4096u) << "page " << page;
+      EXPECT_LT(ci.sparse_pages, ci.slab_pages) << "page " << page << " class " << ci.size;
+      EXPECT_LE((sparse_bytes - (size_t)ci.sparse_nobjs * ci.size) * 16, sparse_bytes)
+          << "page " << page << " class " << ci.size;
+    } else {
+      EXPECT_EQ(ci.sparse_nobjs, ci.nobjs);
     }
-    // free's fast-path test (offset * start_mul < start_limit) agrees with ta_slab_index at
-    // every object start, at every byte of the first two and last two objects, and at every
-    // byte of the tail after the last object.
-    auto fast = [&](uint64_t off) { return off * ci.start_mul < ci.start_limit; };
-    auto exact = [&](uint64_t off) { return ta_slab_index(&slab, (char *)slab.addr + off) != UINT32_MAX; };
-    for (uint32_t i = 0; i < ci.nobjs; i++) ASSERT_TRUE(fast((uint64_t)i * ci.size)) << ci.size << " " << i;
-    uint64_t span = (uint64_t)ci.nobjs * ci.size;
-    uint64_t edge = 2 * (uint64_t)ci.size < span ? 2 * (uint64_t)ci.size : span;
-    for (uint64_t off = 0; off < edge; off++) ASSERT_EQ(fast(off), exact(off)) << ci.size << " " << off;
-    for (uint64_t off = span - edge; off < bytes; off++) ASSERT_EQ(fast(off), exact(off)) << ci.size << " " << off;
   }
   ta_os_info = saved;
   ta_hpa_geometry_init();

@@ -45,23 +45,11 @@ class Shed : public testing::Test {
   void TearDown() override { ta_conf.drain_shed_kb = 1024; }
   const ta_class_info_t &ci(unsigned c) const { return ta_class_info[c]; }
 
-  std::vector<void *> fill(unsigned c, size_t n) {
-    std::vector<void *> objs(n);
-    for (size_t got = 0; got < n;) {
-      unsigned k = ta_bin_fill(&bins[c], &hpa, c, 0, 0, objs.data() + got, (unsigned)(n - got));
-      EXPECT_GT(k, 0u);
-      if (k == 0) break;
-      got += k;
-    }
-    return objs;
-  }
+  std::vector<void *> fill(unsigned c, size_t n) { return fake_heap_fill_bin(&bins[c], &hpa, c, n); }
   void put(void *p) {
     ta_extent_t *slab = ta_pagemap_lookup(p);
     ASSERT_NE(slab, nullptr) << p;
-    ta_bin_t *bin = &bins[slab->size_class];
-    ta_mutex_lock(&bin->lock);
-    ta_bin_put_locked(bin, &hpa, slab, p);
-    ta_mutex_unlock(&bin->lock);
+    fake_heap_put_bin(&bins[slab->size_class], &hpa, p);
   }
   ta_hpa_stats_t stats() {
     ta_hpa_stats_t s;

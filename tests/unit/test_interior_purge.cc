@@ -42,20 +42,8 @@ class Interior : public testing::Test {
   void stamp_now() { ta_atomic_store(&ta_arena_clock, fake->now, ta_mo_relaxed); }
   const ta_class_info_t &ci() const { return ta_class_info[cls]; }
 
-  std::vector<void *> fill(size_t n) {
-    std::vector<void *> objs(n);
-    for (size_t got = 0; got < n;) {
-      unsigned k = ta_bin_fill(&bin, &hpa, cls, 0, 0, objs.data() + got, (unsigned)(n - got));
-      EXPECT_GT(k, 0u);
-      got += k;
-    }
-    return objs;
-  }
-  void put(void *p) {
-    ta_mutex_lock(&bin.lock);
-    ta_bin_put_locked(&bin, &hpa, ta_pagemap_lookup(p), p);
-    ta_mutex_unlock(&bin.lock);
-  }
+  std::vector<void *> fill(size_t n) { return fake_heap_fill_bin(&bin, &hpa, cls, n); }
+  void put(void *p) { fake_heap_put_bin(&bin, &hpa, p); }
   // One purge step's interior round, as ta_arena_purge_step runs it.
   size_t round(uint64_t now, bool force = false) {
     ta_hpa_begin_inside(&hpa);
