@@ -32,6 +32,11 @@ enum { UNIT_FILLER = 1, UNIT_SPAN = 2, UNIT_FREE = 3, UNIT_PREFAULT = 4 };
 #define PREFAULT_MAX_AHEAD 16
 #define KEEP_WHOLE_DECAYS 10
 #define COLLAPSE_MAX 64 /* units collapsed when a heap goes on hugepages (maybe_go_huge) */
+/* MADV_COLLAPSE fails with EAGAIN when a page of the unit is busy while the kernel isolates it
+ * (another thread of the process touching it, a page locked for a moment): larson's second
+ * unit stayed on base pages in 4 of 80 runs that way, for as long as khugepaged took to find
+ * it. The kernel's advice is to try again; a few tries are enough. */
+#define COLLAPSE_TRIES 4
 #define NO_BUCKET 0xffffu
 
 typedef struct ta_hpage {
@@ -374,7 +379,9 @@ static void *alloc_span(ta_hpa_t *hpa, size_t n, size_t align_pages, bool *zeroe
 static void collapse_units(ta_hpa_t *hpa, const uintptr_t *bases, unsigned n) {
   size_t done = 0, failed = 0;
   for (unsigned i = 0; i < n; i++) {
-    int err = ta_os_collapse((void *)bases[i], ta_hpa_geometry.unit_size);
+    int err = EAGAIN;
+    for (unsigned t = 0; t < COLLAPSE_TRIES && err == EAGAIN; t++)
+      err = ta_os_collapse((void *)bases[i], ta_hpa_geometry.unit_size);
     if (!err) done++;
     else if (err != EINVAL && err != ENOTSUP && err != ENOSYS) failed++;
   }

@@ -107,7 +107,11 @@ struct FakeOpsImpl {
   }
   static int collapse(void *addr, size_t size) {
     FakeOs *f = FakeOs::current;
-    if (f->collapse_errno) return f->collapse_errno;
+    f->collapse_calls++;
+    if (f->collapse_errno && f->collapse_fails != 0) {
+      if (f->collapse_fails > 0) f->collapse_fails--;
+      return f->collapse_errno;
+    }
     f->collapsed.push_back({(uintptr_t)addr, size});
     return 0;
   }

@@ -40,9 +40,12 @@ struct FakeOs {
   int populate_errno = 0;
   bool no_populate = false;
   std::function<void(uintptr_t, size_t)> on_populate;  // runs inside populate (lock not held)
-  // Ranges given to collapse, in order; collapse_errno makes it fail.
+  // Ranges collapsed, in order; collapse_errno makes calls fail: the next collapse_fails of
+  // them, or every one while collapse_fails is negative. collapse_calls counts every call.
   std::vector<std::pair<uintptr_t, size_t>> collapsed;
   int collapse_errno = 0;
+  int collapse_fails = -1;
+  size_t collapse_calls = 0;
   // Ranges given to split_huge (with an access signal only), in order.
   std::vector<std::pair<uintptr_t, size_t>> splits;
   void touch(const void *addr, size_t len);

@@ -333,11 +333,14 @@ struct HugeFromThpMinMb : Hpa {
     ta_conf.thp_min_mb = (5 * ta_hpa_geometry.unit_size / 2) >> 20;  // two units and a half
     Hpa::SetUp();
     fake->collapse_errno = 0;
+    fake->collapse_fails = -1;
+    fake->collapse_calls = 0;
     fake->collapsed.clear();
   }
   void TearDown() override {
     ta_conf.thp_min_mb = saved_min;
     fake->collapse_errno = 0;
+    fake->collapse_fails = -1;
   }
 };
 
@@ -398,6 +401,31 @@ TEST_F(HugeFromThpMinMb, AUnitMarkedWhileSmallStaysMarked) {
   ASSERT_EQ(fake->collapsed.size(), 2u) << "a marked unit is not collapsed";
   std::set<uintptr_t> collapsed{fake->collapsed[0].first, fake->collapsed[1].first};
   EXPECT_EQ(collapsed, (std::set<uintptr_t>{unit_of(b), unit_of(c)}));
+}
+
+TEST_F(HugeFromThpMinMb, ABusyPageIsCollapsedOnAnotherTry) {
+  // EAGAIN (a page busy while the kernel isolated it) is tried again: three failures in a row
+  // still end with both units on hugepages.
+  fake->collapse_errno = EAGAIN;
+  fake->collapse_fails = 3;
+  alloc(upages);
+  alloc(upages);
+  alloc(upages);
+  EXPECT_EQ(fake->collapsed.size(), 2u);
+  EXPECT_EQ(stats().collapsed_units, 2u);
+  EXPECT_EQ(stats().advise_failures, 0u);
+  EXPECT_EQ(fake->collapse_calls, 5u) << "three failed tries, then one per unit";
+}
+
+TEST_F(HugeFromThpMinMb, ABusyPageIsTriedABoundedNumberOfTimes) {
+  fake->collapse_errno = EAGAIN;  // busy every time
+  alloc(upages);
+  alloc(upages);
+  EXPECT_NE(alloc(upages), nullptr);
+  EXPECT_EQ(stats().collapsed_units, 0u);
+  EXPECT_EQ(stats().advise_failures, 2u);
+  EXPECT_GE(fake->collapse_calls, 4u);
+  EXPECT_LE(fake->collapse_calls, 16u) << "a few tries per unit, not a loop until it works";
 }
 
 TEST_F(HugeFromThpMinMb, CollapseFailuresAreCountedUnlessUnsupported) {
