@@ -5,6 +5,7 @@
 // follows the shapes.
 #include <gtest/gtest.h>
 
+#include <cstring>
 #include <vector>
 
 #include "fake_heap.h"
