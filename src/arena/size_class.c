@@ -50,16 +50,13 @@ static uint32_t slab_pages_for(uint32_t size, size_t min_objs, size_t tail_div) 
 static void slab_geometry(ta_class_info_t *c) {
   size_t min_objs = c->size <= 1024 ? 8 : c->size <= 8192 ? 4 : 2;
   c->slab_pages = slab_pages_for(c->size, min_objs, 64);
-  c->nobjs = (uint32_t)(((size_t)c->slab_pages << ta_hpa_geometry.page_shift) / c->size);
   c->sparse_pages = c->slab_pages;
-  c->sparse_nobjs = c->nobjs;
   if (c->size > SPARSE_SHAPE_MIN_SIZE) {
     uint32_t pages = slab_pages_for(c->size, 1, 16);
-    if (pages < c->slab_pages) {
-      c->sparse_pages = pages;
-      c->sparse_nobjs = (uint32_t)(((size_t)pages << ta_hpa_geometry.page_shift) / c->size);
-    }
+    if (pages < c->slab_pages) c->sparse_pages = pages;
   }
+  c->nobjs = (uint32_t)(((size_t)c->slab_pages << ta_hpa_geometry.page_shift) / c->size);
+  c->sparse_nobjs = (uint32_t)(((size_t)c->sparse_pages << ta_hpa_geometry.page_shift) / c->size);
 }
 
 void ta_size_class_init(void) {

@@ -15,7 +15,7 @@ void ta_slab_reset(ta_extent_t *slab, unsigned cls, ta_slab_shape_t shape) {
 }
 
 ta_extent_t *ta_slab_new(ta_hpa_t *hpa, unsigned cls, ta_slab_shape_t shape, unsigned arena, unsigned node) {
-  size_t meta_size = sizeof(ta_extent_t) + TA_BITMAP_WORDS(shape.nobjs) * sizeof(uint64_t);
+  size_t meta_size = ta_slab_record_size(shape.nobjs);
   ta_extent_t *slab = ta_meta_alloc(meta_size);
   if (!slab) return NULL;
   bool zeroed;

@@ -21,6 +21,11 @@ TA_INLINE ta_slab_shape_t ta_slab_shape(unsigned cls, bool sparse) {
                 : (ta_slab_shape_t){ci->slab_pages, ci->nobjs};
 }
 
+/* Bytes of a slab record whose free map holds nobjs objects. */
+TA_INLINE size_t ta_slab_record_size(uint32_t nobjs) {
+  return sizeof(ta_extent_t) + TA_BITMAP_WORDS(nobjs) * sizeof(uint64_t);
+}
+
 /* A fresh slab of that shape with every object free, registered in the pagemap. NULL when out
  * of memory. */
 ta_extent_t *ta_slab_new(ta_hpa_t *hpa, unsigned cls, ta_slab_shape_t shape, unsigned arena, unsigned node);

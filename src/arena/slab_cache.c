@@ -62,7 +62,7 @@ void ta_slab_cache_put(ta_slab_cache_t *cache, ta_hpa_t *hpa, ta_extent_t *slab)
 
 ta_extent_t *ta_slab_cache_take(ta_slab_cache_t *cache, ta_hpa_t *hpa, unsigned cls, ta_slab_shape_t shape,
                                 unsigned arena) {
-  size_t meta_need = sizeof(ta_extent_t) + TA_BITMAP_WORDS(shape.nobjs) * sizeof(uint64_t);
+  size_t meta_need = ta_slab_record_size(shape.nobjs);
   /* Unlocked peek: a stale answer only costs a trip to the hugepage allocator. */
   if (held(cache) == 0) return NULL;
   ta_extent_t *found = NULL;

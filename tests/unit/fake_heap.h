@@ -62,13 +62,13 @@ inline unsigned fake_heap_multi_page_class(size_t size) {
   return TA_NCLASSES;
 }
 
-// n objects of class cls straight from arena a's bin (as a thread cache's refill would take them).
-inline std::vector<void *> fake_heap_take(ta_arena_t *a, unsigned cls, size_t n) {
+// n objects of class cls from `bin` (as a thread cache's refill would take them); by default
+// a bin of a test's own heap, as arena index 0 on node 0.
+inline std::vector<void *> fake_heap_fill_bin(ta_bin_t *bin, ta_hpa_t *hpa, unsigned cls, size_t n,
+                                              unsigned arena = 0, unsigned node = 0) {
   std::vector<void *> objs(n);
-  unsigned got = 0;
-  while (got < n) {
-    unsigned k = ta_bin_fill(&a->bins[cls], a->hpa, cls, a->index, a->node, objs.data() + got,
-                             (unsigned)(n - got));
+  for (size_t got = 0; got < n;) {
+    unsigned k = ta_bin_fill(bin, hpa, cls, arena, node, objs.data() + got, (unsigned)(n - got));
     EXPECT_GT(k, 0u);
     if (k == 0) break;
     got += k;
@@ -76,16 +76,9 @@ inline std::vector<void *> fake_heap_take(ta_arena_t *a, unsigned cls, size_t n)
   return objs;
 }
 
-// n objects of class cls from a bin of a test's own heap (node 0, arena index 0).
-inline std::vector<void *> fake_heap_fill_bin(ta_bin_t *bin, ta_hpa_t *hpa, unsigned cls, size_t n) {
-  std::vector<void *> objs(n);
-  for (size_t got = 0; got < n;) {
-    unsigned k = ta_bin_fill(bin, hpa, cls, 0, 0, objs.data() + got, (unsigned)(n - got));
-    EXPECT_GT(k, 0u);
-    if (k == 0) break;
-    got += k;
-  }
-  return objs;
+// n objects of class cls straight from arena a's bin.
+inline std::vector<void *> fake_heap_take(ta_arena_t *a, unsigned cls, size_t n) {
+  return fake_heap_fill_bin(&a->bins[cls], a->hpa, cls, n, a->index, a->node);
 }
 
 // Returns p to bin, the bin of its slab's class on that heap.
