@@ -172,6 +172,11 @@ static TA_COLD void small_misuse(const char *fn, void *p, ta_extent_t *ext, cons
                ta_size_class_size(ext->size_class), what);
 }
 
+/* A large block kept in its arena's large cache (large_cache.h) is a freed one. */
+static TA_COLD void large_misuse(const char *fn, void *p, ta_extent_t *ext, const char *what) {
+  ta_log_fatal("%s of %p (large block, %zu bytes): %s", fn, p, ext->usable, what);
+}
+
 /* Whether p, an object start in slab `ext`, is free now. Default mode: only a block holding its
  * free mark can be, and it is when a thread cache holds it (this thread's, then the others'),
  * its slab's free map says so, or its arena's transfer cache holds it. A marked block found
@@ -211,6 +216,7 @@ static void free_miss(void *p) {
   }
   if (ext->kind == TA_EXTENT_LARGE) {
     if (ta_unlikely(ext->addr != p)) invalid_free(p, "free");
+    if (ta_unlikely(ext->cached)) large_misuse("free", p, ext, "double free");
     if (ta_unlikely(ta_conf.debug)) memset(p, JUNK_FREE, ext->usable);
     ta_arena_free_large(ext);
     ta_background_after_free();
@@ -252,6 +258,7 @@ static size_t usable_size(const void *p, const char *what) {
   }
   if (ext->kind == TA_EXTENT_LARGE) {
     if (ext->addr != p) invalid_free((void *)p, what);
+    if (ta_unlikely(ext->cached)) large_misuse(what, (void *)p, ext, "already freed");
     return ext->usable;
   }
   return ta_size_class_size(ext->size_class);
@@ -373,6 +380,7 @@ static void *realloc_impl(void *p, size_t size) {
     if (size <= TA_SMALL_MAX && ta_size_class_of(size) == ext->size_class) return p;
   } else {
     if (ext->addr != p) invalid_free(p, "realloc");
+    if (ta_unlikely(ext->cached)) large_misuse("realloc", p, ext, "already freed");
     old = ext->usable;
     /* Large stays large in place: shrink, or grow into the free pages that follow. */
     if (size > TA_SMALL_MAX && size <= SIZE_MAX / 2 && ta_arena_resize_large(ext, size)) {

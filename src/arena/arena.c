@@ -41,6 +41,7 @@ static ta_node_heap_t *heap_new(unsigned node, unsigned narenas, ta_place_mode_t
     for (unsigned c = 0; c < TA_NCLASSES; c++) ta_bin_init(&a->bins[c]);
     a->hpa = &h->hpa;
     ta_slab_cache_init(&a->slab_cache, (size_t)ta_conf.slab_cache_kb << 10);
+    ta_large_cache_init(&a->large_cache, (size_t)ta_conf.large_cache_kb << 10);
     if (ta_transfer_cache_init(&a->transfer, (size_t)ta_conf.transfer_cache_kb << 10,
                                ta_conf.transfer_cache_objects) != 0)
       return NULL;
@@ -187,6 +188,7 @@ int ta_arena_far_node(int cpu) {
   return far;
 }
 
+/* Blocks in the large caches count here, as resident memory of their node. */
 void ta_arena_large_split(uint64_t *far_bytes, uint64_t *local_bytes) {
   *far_bytes = *local_bytes = 0;
   for (unsigned k = 0; k < ta_node_heap_count; k++) {
@@ -328,17 +330,45 @@ void *ta_arena_alloc_small(ta_arena_t *arena, unsigned cls) {
   return ta_bin_fill(&arena->bins[cls], arena->hpa, cls, arena->index, arena->node, &p, 1) ? p : NULL;
 }
 
+/* Blocks leaving a large cache go back to the page allocator; until now they counted as live
+ * in their heap (large_cache.h). */
+static void large_release(ta_extent_t *const *out, unsigned n) {
+  for (unsigned i = 0; i < n; i++) {
+    ta_node_heap_t *h = ta_node_heaps[out[i]->node];
+    ta_atomic_fetch_sub(&h->large_live_bytes, out[i]->usable, ta_mo_relaxed);
+    ta_large_free(&h->hpa, out[i]);
+  }
+}
+
 void *ta_arena_alloc_large(ta_arena_t *arena, size_t size, size_t align, bool zero) {
+  ta_large_cache_t *cache = &arena->large_cache;
+  size_t npages = (size + ta_hpa_geometry.page_size - 1) >> ta_hpa_geometry.page_shift;
+  /* calloc's blocks must read zero, and the hotness policy tracks every block from its
+   * allocation: neither comes from the cache. */
+  if (!zero && align <= ta_hpa_geometry.page_size && size <= cache->max_block && !ta_large_tracking) {
+    ta_extent_t *ext = ta_large_cache_take(cache, npages);
+    if (ext) return ext->addr;
+  }
+  ta_extent_t *out[TA_LARGE_CACHE_SLOTS];
+  large_release(out, ta_large_cache_evict(cache, npages, out));
   void *p = ta_large_alloc(arena->hpa, size, align, zero, arena->node);
   if (p) {
+    ta_extent_t *ext = ta_pagemap_lookup(p);
+    ext->arena = (uint16_t)arena->index;
     ta_node_heap_t *h = ta_node_heaps[arena->node];
     ta_atomic_fetch_add(&h->large_nmalloc, 1, ta_mo_relaxed);
-    ta_atomic_fetch_add(&h->large_live_bytes, ta_pagemap_lookup(p)->usable, ta_mo_relaxed);
+    ta_atomic_fetch_add(&h->large_live_bytes, ext->usable, ta_mo_relaxed);
   }
   return p;
 }
 
 void ta_arena_free_large(ta_extent_t *ext) {
+  ta_large_cache_t *cache = &ta_arenas[ext->arena]->large_cache;
+  if (ta_large_cache_fits(cache, ext)) {
+    ta_extent_t *out[TA_LARGE_CACHE_SLOTS];
+    large_release(out, ta_large_cache_put(cache, ext, ta_atomic_load(&ta_arena_clock, ta_mo_relaxed), out));
+    return;
+  }
   ta_node_heap_t *h = ta_node_heaps[ext->node];
   ta_atomic_fetch_add(&h->large_nfree, 1, ta_mo_relaxed);
   ta_atomic_fetch_sub(&h->large_live_bytes, ext->usable, ta_mo_relaxed);
@@ -368,6 +398,8 @@ size_t ta_arena_purge_step(uint64_t now, uint64_t older_than, size_t budget, boo
     for (unsigned c = 0; c < TA_NCLASSES; c++)
       ta_bin_trim(&ta_arenas[i]->bins[c], ta_arenas[i]->hpa, older_than);
     ta_slab_cache_trim(&ta_arenas[i]->slab_cache, ta_arenas[i]->hpa, older_than, force);
+    ta_extent_t *out[TA_LARGE_CACHE_SLOTS];
+    large_release(out, ta_large_cache_trim(&ta_arenas[i]->large_cache, older_than, force, out));
   }
   /* Free pages inside idle slabs (bin.c): noted before the heaps' own step, so its hugepage
    * decisions count them as free, and purged after it. The first step sits this out (unless
@@ -431,12 +463,14 @@ void ta_arena_hpa_stats(ta_hpa_stats_t *out) {
 }
 
 /* Fork: every transfer cache (rank TRANSFER), every bin (BIN), every slab cache (SLAB_CACHE),
- * every large-tracking list (LARGE), then every hpa (HPA), in a fixed order. */
+ * every large cache (LARGE_CACHE), every large-tracking list (LARGE), then every hpa (HPA), in
+ * a fixed order. */
 void ta_arena_prefork(void) {
   for (unsigned i = 0; i < ta_narenas; i++) ta_transfer_cache_prefork(&ta_arenas[i]->transfer);
   for (unsigned i = 0; i < ta_narenas; i++)
     for (unsigned c = 0; c < TA_NCLASSES; c++) ta_mutex_lock(&ta_arenas[i]->bins[c].lock);
   for (unsigned i = 0; i < ta_narenas; i++) ta_mutex_lock(&ta_arenas[i]->slab_cache.lock);
+  for (unsigned i = 0; i < ta_narenas; i++) ta_mutex_lock(&ta_arenas[i]->large_cache.lock);
   for (unsigned k = 0; k < ta_node_heap_count; k++) ta_large_prefork(&ta_node_heaps[heap_nodes[k]]->hpa);
   for (unsigned k = 0; k < ta_node_heap_count; k++) ta_hpa_prefork(&ta_node_heaps[heap_nodes[k]]->hpa);
 }
@@ -446,6 +480,7 @@ void ta_arena_postfork_parent(void) {
     ta_hpa_postfork_parent(&ta_node_heaps[heap_nodes[k]]->hpa);
   for (unsigned k = 0; k < ta_node_heap_count; k++)
     ta_large_postfork_parent(&ta_node_heaps[heap_nodes[k]]->hpa);
+  for (unsigned i = 0; i < ta_narenas; i++) ta_mutex_unlock(&ta_arenas[i]->large_cache.lock);
   for (unsigned i = 0; i < ta_narenas; i++) ta_mutex_unlock(&ta_arenas[i]->slab_cache.lock);
   for (unsigned i = 0; i < ta_narenas; i++)
     for (unsigned c = 0; c < TA_NCLASSES; c++) ta_mutex_unlock(&ta_arenas[i]->bins[c].lock);
@@ -457,6 +492,7 @@ void ta_arena_postfork_child(void) {
     ta_hpa_postfork_child(&ta_node_heaps[heap_nodes[k]]->hpa);
   for (unsigned k = 0; k < ta_node_heap_count; k++)
     ta_large_postfork_child(&ta_node_heaps[heap_nodes[k]]->hpa);
+  for (unsigned i = 0; i < ta_narenas; i++) ta_mutex_postfork_child(&ta_arenas[i]->large_cache.lock);
   for (unsigned i = 0; i < ta_narenas; i++) ta_mutex_postfork_child(&ta_arenas[i]->slab_cache.lock);
   for (unsigned i = 0; i < ta_narenas; i++)
     for (unsigned c = 0; c < TA_NCLASSES; c++) ta_mutex_postfork_child(&ta_arenas[i]->bins[c].lock);

@@ -13,6 +13,7 @@
 #define TA_ARENA_H
 
 #include "bin.h"
+#include "large_cache.h"
 #include "remote.h"
 #include "size_class.h"
 #include "slab.h"
@@ -31,6 +32,7 @@ typedef struct ta_arena {
   unsigned node;
   ta_slab_cache_t slab_cache; /* emptied slabs of this arena's bins, for reuse */
   ta_transfer_cache_t transfer; /* free objects between thread caches and bins */
+  ta_large_cache_t large_cache; /* freed large blocks of this arena, for reuse */
 } ta_arena_t;
 
 typedef struct ta_node_heap {

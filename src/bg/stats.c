@@ -94,6 +94,17 @@ void ta_stats_collect(ta_stats_t *s) {
     cs->capacity -= shed_objs;
     s->heap.allocated += cs->live * cs->size;
   }
+  /* Blocks in the large caches are freed ones, which their heaps still count (large_cache.h);
+   * read apart from those counters, so a block moving meanwhile can be off in one snapshot. */
+  for (unsigned i = 0; i < ta_narenas; i++) {
+    ta_large_cache_t *lc = &ta_arenas[i]->large_cache;
+    s->heap.large_cached += ta_atomic_load(&lc->bytes, ta_mo_relaxed);
+    s->heap.large_cache_hits += ta_atomic_load(&lc->hits, ta_mo_relaxed);
+    s->heap.large_nmalloc += ta_atomic_load(&lc->hits, ta_mo_relaxed);
+    s->heap.large_nfree += ta_atomic_load(&lc->puts, ta_mo_relaxed);
+  }
+  s->heap.large_live_bytes = s->heap.large_live_bytes > s->heap.large_cached
+                                 ? s->heap.large_live_bytes - s->heap.large_cached : 0;
   s->heap.allocated += s->heap.large_live_bytes;
   ta_tcache_reclaim_counts(&s->heap.tcache_reclaims, &s->heap.tcache_reclaimed);
   s->heap.tcache_grown = ta_tcache_grown_bytes();

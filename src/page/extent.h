@@ -34,7 +34,7 @@ typedef struct ta_extent {
   uint16_t node;       /* owner node, fixed for the extent's life */
   uint16_t tier;       /* kernel node its pages sit on now (= node until it migrates; changed
                         * only by migration, or corrected when the kernel moved it) */
-  uint16_t arena;      /* slabs: index of the owning arena */
+  uint16_t arena;      /* index of the owning arena (large: whose large cache it goes to) */
   uint32_t npages;     /* length in base pages */
   uint32_t meta_size;  /* bytes of this record, for ta_meta_free */
   void *addr;
@@ -48,6 +48,7 @@ typedef struct ta_extent {
   bool strayed;        /* some of its pages may sit on another node than `node` while `tier`,
                         * a majority, says home: a part of a move failed, or the kernel moved
                         * a few. Freeing it then purges, as for tier != node (large.c) */
+  bool cached;         /* freed into its arena's large cache (large_cache.h), under its lock */
   union {
     ta_hotness_t heat; /* large */
     /* Slab: the object-start test's bound for this slab's shape (size_class.h), in the

@@ -28,9 +28,10 @@ typedef enum {
   TA_LOCK_RANK_TRANSFER = 3,
   TA_LOCK_RANK_BIN = 4,
   TA_LOCK_RANK_SLAB_CACHE = 5,
-  TA_LOCK_RANK_LARGE = 6,
-  TA_LOCK_RANK_HPA = 7,
-  TA_LOCK_RANK_META = 8,
+  TA_LOCK_RANK_LARGE_CACHE = 6,
+  TA_LOCK_RANK_LARGE = 7,
+  TA_LOCK_RANK_HPA = 8,
+  TA_LOCK_RANK_META = 9,
 } ta_lock_rank_t;
 
 typedef struct {

@@ -85,6 +85,35 @@ TEST(Ctl, LargeCountersAddUp) {
   EXPECT_EQ(nodes, stat("stats.active"));
 }
 
+// A freed 256 KiB block comes back for the next request of its size from the arena's large
+// cache (large_cache.h), which the statistics show, and a purge empties it.
+TEST(Ctl, LargeCacheServesTheSameSizeAgain) {
+  const size_t kSize = 256 << 10;
+  tieralloc_purge();
+  ASSERT_EQ(stat("stats.large_cached"), 0u);
+  size_t hits0 = stat("stats.large_cache_hits"), n0 = stat("stats.large_nmalloc");
+  size_t f0 = stat("stats.large_nfree"), live0 = stat("stats.large_live_bytes");
+  char *p = (char *)malloc(kSize);
+  ASSERT_NE(p, nullptr);
+  *(volatile char *)p = 7;  // volatile: the compiler drops a plain store right before free
+  uintptr_t freed = (uintptr_t)p;
+  free(p);
+  EXPECT_EQ(stat("stats.large_cached"), kSize);
+  EXPECT_EQ(stat("stats.large_live_bytes"), live0) << "a cached block is a freed one";
+  EXPECT_EQ(stat("stats.large_nfree"), f0 + 1);
+  char *q = (char *)malloc(kSize);
+  EXPECT_EQ((uintptr_t)q, freed);
+  EXPECT_EQ(q[0], 7);
+  EXPECT_EQ(stat("stats.large_cache_hits"), hits0 + 1);
+  EXPECT_EQ(stat("stats.large_nmalloc"), n0 + 2);
+  EXPECT_EQ(stat("stats.large_live_bytes"), live0 + kSize);
+  EXPECT_EQ(stat("stats.large_cached"), 0u);
+  free(q);
+  EXPECT_GE(tieralloc_purge(), kSize);
+  EXPECT_EQ(stat("stats.large_cached"), 0u);
+  EXPECT_EQ(stat("stats.large_live_bytes"), live0);
+}
+
 TEST(Ctl, Errors) {
   size_t v, len = sizeof(v);
   EXPECT_EQ(tieralloc_ctl("stats.nonsense", &v, &len, nullptr, 0), ENOENT);

@@ -150,9 +150,19 @@ int main(int argc, char **argv) {
   } else if (!strcmp(c, "double-free-small-thread-exit")) {
     run_in_thread(double_free_delayed_body);
   } else if (!strcmp(c, "double-free-large")) {
-    void *p = M(1 << 20);
+    /* 4 MiB: above what the large cache keeps, so the first free unmaps the block's record */
+    void *p = M(4 << 20);
     free(p);
     free(launder(p));
+  } else if (!strcmp(c, "double-free-large-cached")) {
+    /* 256 KiB: a block its arena's large cache keeps (conf large_cache_kb) */
+    void *p = M(256 << 10);
+    free(p);
+    free(launder(p));
+  } else if (!strcmp(c, "realloc-freed-large-cached")) {
+    void *p = M(256 << 10);
+    free(p);
+    sink = realloc(launder(p), 2 << 20);
   } else if (!strcmp(c, "double-free-large-reused")) {
     /* The block's address is handed out again before the second free: that free releases the
      * new owner's block. No allocator without a quarantine can tell. */
@@ -275,7 +285,7 @@ int main(int argc, char **argv) {
     void *q = realloc(launder(p + 16), 64);
     say(q == p + 16 ? "realloc returned the interior pointer" : "realloc returned another block");
   } else if (!strcmp(c, "realloc-freed-large")) {
-    void *p = M(1 << 20);
+    void *p = M(4 << 20);
     free(p);
     sink = realloc(launder(p), 2 << 20);
   } else if (!strcmp(c, "realloc-freed-small")) {

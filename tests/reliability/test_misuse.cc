@@ -88,6 +88,19 @@ TEST(Misuse, DoubleFreeLarge) {
   for (bool debug : {false, true}) expect_abort("double-free-large", debug, invalid("free"));
 }
 
+// A block the large cache keeps is still mapped: its record says it is free.
+TEST(Misuse, DoubleFreeLargeCached) {
+  for (bool debug : {false, true})
+    expect_abort("double-free-large-cached", debug,
+                 std::string("free of ") + kAddr + " \\(large block, 262144 bytes\\): double free");
+}
+
+TEST(Misuse, ReallocOfFreedLargeCached) {
+  for (bool debug : {false, true})
+    expect_abort("realloc-freed-large-cached", debug,
+                 std::string("realloc of ") + kAddr + " \\(large block, 262144 bytes\\): already freed");
+}
+
 TEST(Misuse, ForeignPointer) {
   for (bool debug : {false, true}) {
     expect_abort("foreign-pointer", debug, invalid("free"));

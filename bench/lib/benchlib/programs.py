@@ -12,6 +12,7 @@ PROGRAMS = {
     "frag": "fragmentation: fill small, free 90% at random, refill with larger objects",
     "realloc": "growing buffers by realloc (exact and doubling), shrink to fit",
     "large": "large allocations 64 KiB-4/32 MiB, every page touched, window of 8",
+    "buffers": "per-query buffers (64 KiB-1 MiB) and small allocations, 2 threads, first pages touched",
 }
 
 
