@@ -127,8 +127,9 @@ TEST_F(LargeCache, RequestsItDoesNotServeDrainItFirst) {
 
 TEST_F(LargeCache, AMissGivesBackAtLeastTheRequestsPages) {
   // Four blocks cached; a request of two of their sizes plus one page misses and gives back
-  // the oldest until as many pages as it asks for have gone back: three blocks.
-  size_t small = 96 << 10;
+  // the oldest until as many pages as it asks for have gone back: three blocks. (An eighth of
+  // the largest cached block: a whole number of pages at 4, 16 and 64 KiB.)
+  size_t small = cache()->max_block / 8;
   std::vector<void *> ps;
   for (int i = 0; i < 4; i++) ps.push_back(alloc(small));
   for (void *p : ps) release(p);
@@ -140,7 +141,7 @@ TEST_F(LargeCache, AMissGivesBackAtLeastTheRequestsPages) {
 }
 
 TEST_F(LargeCache, TheTrimReturnsBlocksUnusedSinceBeforeItsTime) {
-  size_t size = 200 << 10;
+  size_t size = 192 << 10;  // whole pages at 4, 16 and 64 KiB
   ta_atomic_store(&ta_arena_clock, (uint64_t)1000, ta_mo_relaxed);
   void *old = alloc(size);
   void *young = alloc(size + page());
