@@ -39,6 +39,12 @@ def get_many(keys):
         got[parts[1]] = data
 
 
+def what(got, k):
+    """Why a read gave the wrong answer: a value memcached no longer has (its own eviction, under
+    -m) is not the same finding as one whose bytes changed."""
+    return "missing" if got.get(k) is None else "wrong bytes"
+
+
 def value(key, n):
     seed = zlib.crc32(key.encode())
     block = bytes((seed + i * 31) & 0xFF for i in range(251))
@@ -63,7 +69,7 @@ for rnd in range(3):
 for k, n in keys:
     got = get_many([k])
     if got.get(k) != value(k, n):
-        fail("read back %s (%d bytes)" % (k, n))
+        fail("read back %s (%d bytes): %s" % (k, n, what(got, k)))
 print("values", len(keys), "read back ok")
 
 for i in range(0, len(keys), 10):
@@ -71,7 +77,7 @@ for i in range(0, len(keys), 10):
     got = get_many([k for k, _ in batch])
     for k, n in batch:
         if got.get(k) != value(k, n):
-            fail("multi-get " + k)
+            fail("multi-get %s: %s" % (k, what(got, k)))
 print("multi-get ok")
 
 # append/prepend grow values through many size classes in place or by copy
