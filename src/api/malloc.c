@@ -205,6 +205,13 @@ static void small_check(const char *fn, ta_extent_t *ext, void *p) {
     small_misuse(fn, p, ext, fn[0] == 'f' ? "double free" : "already freed");
 }
 
+/* Checks a large block passed to `fn` and aborts, before anything changes, when p is not its
+ * start or the block is freed (kept in its arena's large cache). */
+static void large_check(const char *fn, ta_extent_t *ext, void *p) {
+  if (ta_unlikely(ext->addr != p)) invalid_free(p, fn);
+  if (ta_unlikely(ext->cached)) large_misuse(fn, p, ext, fn[0] == 'f' ? "double free" : "already freed");
+}
+
 /* Looks p up again rather than taking the fast path's extent: one more live value there cost
  * the fast path a register spill. */
 static void free_miss(void *p) {
@@ -215,8 +222,7 @@ static void free_miss(void *p) {
     invalid_free(p, "free");
   }
   if (ext->kind == TA_EXTENT_LARGE) {
-    if (ta_unlikely(ext->addr != p)) invalid_free(p, "free");
-    if (ta_unlikely(ext->cached)) large_misuse("free", p, ext, "double free");
+    large_check("free", ext, p);
     if (ta_unlikely(ta_conf.debug)) memset(p, JUNK_FREE, ext->usable);
     ta_arena_free_large(ext);
     ta_background_after_free();
@@ -257,8 +263,7 @@ static size_t usable_size(const void *p, const char *what) {
     invalid_free((void *)p, what);
   }
   if (ext->kind == TA_EXTENT_LARGE) {
-    if (ext->addr != p) invalid_free((void *)p, what);
-    if (ta_unlikely(ext->cached)) large_misuse(what, (void *)p, ext, "already freed");
+    large_check(what, ext, (void *)p);
     return ext->usable;
   }
   return ta_size_class_size(ext->size_class);
@@ -379,8 +384,7 @@ static void *realloc_impl(void *p, size_t size) {
     if (size <= old && size >= old - old / RESIZE_SHARE) return p;
     if (size <= TA_SMALL_MAX && ta_size_class_of(size) == ext->size_class) return p;
   } else {
-    if (ext->addr != p) invalid_free(p, "realloc");
-    if (ta_unlikely(ext->cached)) large_misuse("realloc", p, ext, "already freed");
+    large_check("realloc", ext, p);
     old = ext->usable;
     /* Large stays large in place: shrink, or grow into the free pages that follow. */
     if (size > TA_SMALL_MAX && size <= SIZE_MAX / 2 && ta_arena_resize_large(ext, size)) {

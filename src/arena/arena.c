@@ -342,7 +342,7 @@ static void large_release(ta_extent_t *const *out, unsigned n) {
 
 void *ta_arena_alloc_large(ta_arena_t *arena, size_t size, size_t align, bool zero) {
   ta_large_cache_t *cache = &arena->large_cache;
-  size_t npages = (size + ta_hpa_geometry.page_size - 1) >> ta_hpa_geometry.page_shift;
+  size_t npages = ta_large_pages(size);
   /* calloc's blocks must read zero, and the hotness policy tracks every block from its
    * allocation: neither comes from the cache. */
   if (!zero && align <= ta_hpa_geometry.page_size && size <= cache->max_block && !ta_large_tracking) {
@@ -369,10 +369,8 @@ void ta_arena_free_large(ta_extent_t *ext) {
     large_release(out, ta_large_cache_put(cache, ext, ta_atomic_load(&ta_arena_clock, ta_mo_relaxed), out));
     return;
   }
-  ta_node_heap_t *h = ta_node_heaps[ext->node];
-  ta_atomic_fetch_add(&h->large_nfree, 1, ta_mo_relaxed);
-  ta_atomic_fetch_sub(&h->large_live_bytes, ext->usable, ta_mo_relaxed);
-  ta_large_free(&h->hpa, ext);
+  ta_atomic_fetch_add(&ta_node_heaps[ext->node]->large_nfree, 1, ta_mo_relaxed);
+  large_release(&ext, 1);
 }
 
 bool ta_arena_resize_large(ta_extent_t *ext, size_t size) {

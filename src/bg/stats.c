@@ -99,8 +99,9 @@ void ta_stats_collect(ta_stats_t *s) {
   for (unsigned i = 0; i < ta_narenas; i++) {
     ta_large_cache_t *lc = &ta_arenas[i]->large_cache;
     s->heap.large_cached += ta_atomic_load(&lc->bytes, ta_mo_relaxed);
-    s->heap.large_cache_hits += ta_atomic_load(&lc->hits, ta_mo_relaxed);
-    s->heap.large_nmalloc += ta_atomic_load(&lc->hits, ta_mo_relaxed);
+    uint64_t hits = ta_atomic_load(&lc->hits, ta_mo_relaxed);
+    s->heap.large_cache_hits += hits;
+    s->heap.large_nmalloc += hits;
     s->heap.large_nfree += ta_atomic_load(&lc->puts, ta_mo_relaxed);
   }
   s->heap.large_live_bytes = s->heap.large_live_bytes > s->heap.large_cached

@@ -23,7 +23,7 @@ bool ta_large_keep_base;
 void *ta_large_alloc(ta_hpa_t *hpa, size_t size, size_t align, bool zero, unsigned node) {
   const ta_hpa_geometry_t *g = &ta_hpa_geometry;
   if (size > SIZE_MAX / 2 || align > SIZE_MAX / 4) return NULL;
-  size_t npages = (size + g->page_size - 1) >> g->page_shift;
+  size_t npages = ta_large_pages(size);
   size_t align_pages = align > g->page_size ? align >> g->page_shift : 1;
   if (npages > UINT32_MAX) return NULL;
   ta_extent_t *ext = ta_meta_alloc(sizeof(ta_extent_t));
@@ -150,7 +150,7 @@ void ta_large_postfork_child(ta_hpa_t *hpa) {
 
 bool ta_large_resize_in_place(ta_hpa_t *hpa, ta_extent_t *ext, size_t size) {
   const ta_hpa_geometry_t *g = &ta_hpa_geometry;
-  size_t npages = (size + g->page_size - 1) >> g->page_shift;
+  size_t npages = ta_large_pages(size);
   if (npages == ext->npages) return true;
   /* A tracked extent changes size under its list's lock, so it is never resized while pinned. */
   if (ext->tracked) {

@@ -11,6 +11,11 @@
 
 TA_EXTERN_C_BEGIN
 
+/* Base pages a large block of `size` bytes takes: its usable size is that many pages. */
+TA_INLINE size_t ta_large_pages(size_t size) {
+  return (size + ta_hpa_geometry.page_size - 1) >> ta_hpa_geometry.page_shift;
+}
+
 /* pre: align is a power of two. NULL when out of memory (errno not set here). */
 void *ta_large_alloc(ta_hpa_t *hpa, size_t size, size_t align, bool zero, unsigned node);
 void ta_large_free(ta_hpa_t *hpa, ta_extent_t *ext);
