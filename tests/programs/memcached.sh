@@ -5,6 +5,8 @@
 # multi-MiB items), then loaded by memaslap (libmemcached-tools: mixed get/set, values of 1 B to
 # 200 KB, 20% of the gets verified against what was set). The
 # client's transcript must match the reference run's; the server must survive and exit on SIGTERM.
+# A last run gives memcached under the library too little memory for the client's values (-m 24),
+# so it evicts: the client stores evicted values again and its transcript must still match.
 . "$(dirname "$0")/lib.sh"
 HERE=$(cd "$(dirname "$0")" && pwd)
 SERVER=/usr/bin/memcached
@@ -27,10 +29,10 @@ CFG
 USER_OPT=""
 [ "$(id -u)" = 0 ] && USER_OPT="-u nobody"  # memcached refuses to run as root
 
-scenario() {  # scenario LIBRARY TRANSCRIPT
-  local lib=$1 out=$2 port pid st
+scenario() {  # scenario LIBRARY TRANSCRIPT [MEMORY_MB]: with MEMORY_MB, the client alone
+  local lib=$1 out=$2 mem=${3:-256} port pid st
   port=$(free_port)
-  env ${lib:+LD_PRELOAD=$lib} "$SERVER" $USER_OPT -l 127.0.0.1 -p "$port" -U 0 -m 256 -t 4 \
+  env ${lib:+LD_PRELOAD=$lib} "$SERVER" $USER_OPT -l 127.0.0.1 -p "$port" -U 0 -m "$mem" -t 4 \
     -I 4m >"$WORK/memcached.$port.log" 2>&1 &
   pid=$!
   CLEANUP_PIDS="$CLEANUP_PIDS $pid"
@@ -38,16 +40,23 @@ scenario() {  # scenario LIBRARY TRANSCRIPT
     fail "memcached on $(label "$lib") did not listen: $(cat "$WORK/memcached.$port.log")"
   [ -n "$lib" ] && require_mapped "$pid"
 
-  timeout 90 "$PY" "$HERE/mc_client.py" "$port" >"$out"
+  timeout 90 "$PY" "$HERE/mc_client.py" "$port" >"$out" 2>"$WORK/mc_client.err"
   st=$?
-  check_status "mc_client.py on $(label "$lib")" $st
-  timeout 90 "$SLAP" -s "127.0.0.1:$port" -T 2 -c 16 -x 60000 -F "$WORK/slap.cfg" \
-    --verify=0.2 >"$WORK/slap.txt" 2>&1
-  st=$?
-  check_status "memaslap on $(label "$lib")" $st
-  grep -q "^verify_failed: 0$" "$WORK/slap.txt" ||
-    fail "memaslap found wrong values on $(label "$lib"): $(grep -E 'verify|cmd_' "$WORK/slap.txt" | tr '\n' ' ')"
-  note "$(label "$lib"): memaslap $(grep -E '^(cmd_get|cmd_set|verify_failed):' "$WORK/slap.txt" | tr '\n' ' ')"
+  cat "$WORK/mc_client.err" >&2
+  check_status "mc_client.py on $(label "$lib") with -m $mem" $st
+  if [ -n "${3:-}" ]; then
+    grep -q "stored again" "$WORK/mc_client.err" ||
+      fail "memcached -m $mem did not evict: the client's eviction path was not exercised"
+    note "$(label "$lib"), -m $mem: $(cat "$WORK/mc_client.err")"
+  else
+    timeout 90 "$SLAP" -s "127.0.0.1:$port" -T 2 -c 16 -x 60000 -F "$WORK/slap.cfg" \
+      --verify=0.2 >"$WORK/slap.txt" 2>&1
+    st=$?
+    check_status "memaslap on $(label "$lib")" $st
+    grep -q "^verify_failed: 0$" "$WORK/slap.txt" ||
+      fail "memaslap found wrong values on $(label "$lib"): $(grep -E 'verify|cmd_' "$WORK/slap.txt" | tr '\n' ' ')"
+    note "$(label "$lib"): memaslap $(grep -E '^(cmd_get|cmd_set|verify_failed):' "$WORK/slap.txt" | tr '\n' ' ')"
+  fi
 
   kill -0 "$pid" 2>/dev/null || fail "memcached on $(label "$lib") died"
 
@@ -60,3 +69,5 @@ scenario() {  # scenario LIBRARY TRANSCRIPT
 scenario "" "$WORK/ref.txt"
 scenario "$LIB" "$WORK/out.txt"
 compare "$WORK/ref.txt" "$WORK/out.txt" "memcached client transcript"
+scenario "$LIB" "$WORK/evicting.txt" 24
+compare "$WORK/ref.txt" "$WORK/evicting.txt" "memcached client transcript with evictions"
