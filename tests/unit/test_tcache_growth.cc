@@ -13,6 +13,7 @@
 #include "fake_heap.h"
 #include "fake_os.h"
 
+#include "conf.h"
 #include "tcache.h"
 
 namespace {
@@ -57,9 +58,8 @@ uint64_t batch(ta_tcache_t *tc, unsigned cls, size_t n, uint64_t gap_ns) {
   return tc->slow_calls - before;
 }
 
-// Both sides of the burst-flush threshold (tcache.c: a flush with no refill since the last one
-// keeps only an eighth above 4 KiB). From 2 KiB up, so the base stack is below a batch under
-// every CPU profile's budget (at most 64 KiB).
+// From 2 KiB up, so the base stack is below a batch under every CPU profile's budget (at most
+// 64 KiB); the give half of each batch drains the stack (TcacheDrain below) until it grows.
 class TcacheGrowthBySize : public testing::TestWithParam<size_t> {};
 
 TEST_P(TcacheGrowthBySize, DenseBatchesGrowTheClassUntilABatchFits) {
@@ -88,7 +88,69 @@ TEST(TcacheGrowth, SparseSlowPathsKeepTheBase) {
   uint32_t base = tc->bins[cls].max;
   // 20 us between slow paths: a thread that works between its allocations.
   for (int i = 0; i < 40; i++) batch(tc, cls, 64, 20'000);
+  // At most the base: each batch ends in a run of flushes, which drains the stack below it.
+  EXPECT_LE(tc->bins[cls].max, base);
+  ta_tcache_flush_self();
+}
+
+// A consumer: a class the thread only frees keeps half its base stack and empties it whole,
+// so the objects go back to the threads that allocate them; allocating again restores the base.
+TEST(TcacheDrain, AThreadThatOnlyFreesKeepsHalfItsBase) {
+  ta_tcache_t *tc = cache();
+  for (size_t size : {512, 1024, 4096, 8192, 32768}) {
+    unsigned cls = ta_size_class_of(size);
+    uint32_t base = tc->bins[cls].max, drain = base / 2 ? base / 2 : 1;
+    std::vector<void *> objs(8 * base);
+    for (auto &p : objs) p = take(tc, cls, 20'000);
+    ta_tcache_flush_self();  // the producer's objects, held by nobody's cache now
+    size_t flushes = 0, most = 0;
+    for (void *p : objs) {
+      uint64_t before = tc->slow_calls;
+      give(tc, cls, p, 20'000);
+      flushes += tc->slow_calls != before;
+      most = std::max<size_t>(most, tc->bins[cls].count);
+      ASSERT_LE(tc->bins[cls].count, tc->bins[cls].max) << size;
+    }
+    EXPECT_EQ(tc->bins[cls].max, drain) << size;
+    EXPECT_LE(tc->bins[cls].count, drain) << size;
+    // No more trips to the arena than half flushes of a full base stack would make.
+    EXPECT_LE(flushes, objs.size() / drain + 2) << size;
+    EXPECT_GE(flushes, objs.size() / (drain + 1) - 2) << size;
+    // Allocating again: the stack is refilled from its base.
+    while (tc->bins[cls].count) take(tc, cls, 20'000);
+    void *p = take(tc, cls, 20'000);
+    EXPECT_EQ(tc->bins[cls].max, base) << size;
+    give(tc, cls, p, 20'000);
+    ta_tcache_flush_self();
+  }
+}
+
+// conf tcache_drain:false: the consumer keeps its base stack, flushing half of it each time.
+TEST(TcacheDrain, OffKeepsTheBase) {
+  ta_tcache_t *tc = cache();
+  ta_conf.tcache_drain = false;
+  unsigned cls = ta_size_class_of(1024);
+  uint32_t base = tc->bins[cls].max;
+  std::vector<void *> objs(8 * base);
+  for (auto &p : objs) p = take(tc, cls, 20'000);
+  ta_tcache_flush_self();
+  for (void *p : objs) give(tc, cls, p, 20'000);
   EXPECT_EQ(tc->bins[cls].max, base);
+  EXPECT_GT(tc->bins[cls].count, base / 2);
+  ta_conf.tcache_drain = true;
+  ta_tcache_flush_self();
+}
+
+// The end of one burst of frees is not a consumer: a grown class keeps its stack.
+TEST(TcacheDrain, AGrownClassDoesNotDrain) {
+  ta_tcache_t *tc = cache();
+  unsigned cls = ta_size_class_of(4096);
+  uint32_t base = tc->bins[cls].max;
+  for (int i = 0; i < 20; i++) batch(tc, cls, 64, 100);
+  ASSERT_GT(tc->bins[cls].max, base);
+  uint32_t grown = tc->bins[cls].max;
+  batch(tc, cls, 64, 100);
+  EXPECT_EQ(tc->bins[cls].max, grown);
   ta_tcache_flush_self();
 }
 
