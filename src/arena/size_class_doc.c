@@ -31,8 +31,11 @@ int main(void) {
   }
   printf("Internal waste for requests from 4097 to 65536 bytes, every size counted once: worst "
          "%.2f%%, mean %.2f%%.\n\n", worst * 100, sum / (double)n * 100);
-  printf("Slab geometry on 4 KiB pages (chosen at start-up for the kernel's page size: the "
-         "fewest pages holding enough objects with a tail of at most 1/64 of the slab). A class "
+  printf("Slab geometry on 4 KiB pages and 2 MiB hugepage units (chosen at start-up for the "
+         "kernel's page and hugepage sizes: the fewest pages holding enough objects with a tail of "
+         "at most 1/64 of the slab; where slabs that long, filling a unit, would leave more than "
+         "1/32 of it without objects, a longer slab of at most 32 pages that leaves at most 1/64, "
+         "or the one that leaves least). A class "
          "above 4 KiB with fewer objects in use than %u slabs hold (conf `sparse_slabs`) takes "
          "its new slabs in its sparse shape where that is shorter: the fewest pages holding one "
          "object or more with a tail of at most 1/16.\n\n", (unsigned)ta_conf.sparse_slabs);
