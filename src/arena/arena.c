@@ -283,7 +283,7 @@ void ta_arena_release(ta_arena_t *arena, unsigned cls, void **ptrs, unsigned n) 
       void *p = ptrs[done + i];
       ta_extent_t *e = cached_slab(p, cls);
       /* Another arena's object (allocated by a thread of another arena of this node) goes to
-       * its own bin: a transfer cache holds only its arena's objects, so free's double-free
+       * its own arena: a transfer cache holds only its arena's objects, so free's double-free
        * check knows which one to ask. */
       if (e->arena == arena->index) {
         mine[nm] = p;
@@ -295,7 +295,16 @@ void ta_arena_release(ta_arena_t *arena, unsigned cls, void **ptrs, unsigned n) 
     }
     unsigned kept = ta_transfer_cache_push(&arena->transfer, cls, mine, nm);
     if (kept < nm) flush_extents(mine + kept, mine_ext + kept, nm - kept);
-    if (no) flush_extents(other, other_ext, no);
+    if (no) {
+      /* Into that arena's transfer cache when they are all of one arena (a consumer thread
+       * freeing what a producer of another arena allocated: the producer's next refill takes
+       * them back from there, where going through the bins cost every object a slab's free map
+       * twice); mixed batches go to their bins. */
+      unsigned owner = other_ext[0]->arena, same = 1;
+      for (unsigned i = 1; i < no && same; i++) same = other_ext[i]->arena == owner;
+      unsigned moved = same ? ta_transfer_cache_push(&ta_arenas[owner]->transfer, cls, other, no) : 0;
+      if (moved < no) flush_extents(other + moved, other_ext + moved, no - moved);
+    }
     done += k;
   }
 }

@@ -10,7 +10,8 @@
  * slabs emptying into the slab cache and coming out again.
  *
  * Ownership: a transfer cache holds only objects whose slab belongs to its own arena (so
- * they are on its node), each with its free mark (tcache.h). They stay "taken" in their slabs'
+ * they are on its node), each with its free mark (tcache.h); a thread of another arena that
+ * frees them pushes them here (ta_arena_release). They stay "taken" in their slabs'
  * free maps and counted live in their bins, as objects of a thread cache are: a slab with an
  * object here is not empty and its pages count as in use. Anything that asks whether an object
  * is free must ask here too (ta_transfer_cache_holds).

@@ -10,8 +10,9 @@
  * which those benchmarks never do.
  * Refill brings half a stack, flush returns the older half: the hot top stays in the thread. A
  * class the thread only frees drains instead (drain_slots_for).
- * Both go through the arena's transfer cache (transfer_cache.h) before the bins, so batches
- * larger than a stack pass between threads and back without touching slab free maps. A stack
+ * Both go through the transfer cache (transfer_cache.h) of the objects' arena before the bins,
+ * so batches larger than a stack pass between threads and back without touching slab free
+ * maps. A stack
  * of 16 slots or fewer (objects of 2 KiB and up) refills whole when the transfer cache has the
  * objects: they are free objects pinned already, so this moves memory from the arena to the
  * thread without pinning more (the cache benchmark's RSS after idle stayed at 15.2 MiB, where

@@ -23,11 +23,11 @@ inline void fake_heap_conf() {
 }
 
 // After the FakeOs is installed: page geometry from it, and two arenas on one node.
-inline void fake_heap_boot_one_node() {
+inline void fake_heap_boot_one_node(unsigned narenas = 2) {
   ta_hpa_geometry_init();
   static ta_topo_t topo;
   ta_topology_fallback(&topo, (uint64_t)8 << 30, 2);
-  ASSERT_EQ(ta_arena_boot(&topo, 2, TA_PLACE_PREFERRED, 1'000'000'000, 50), 0);
+  ASSERT_EQ(ta_arena_boot(&topo, narenas, TA_PLACE_PREFERRED, 1'000'000'000, 50), 0);
 }
 
 // The whole start-up of a one-node test: the conf (slab_cache_kb as given; the default when

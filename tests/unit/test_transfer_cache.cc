@@ -1,6 +1,6 @@
 // The arenas' transfer caches, on the fake OS: a flush and a refill pass objects without
 // touching the bins, the per-class and per-arena bounds, eviction of the class used longest
-// ago, objects of another arena going to their own bin, and the drain of idle classes by the
+// ago, objects of another arena going to that arena's transfer cache, and the drain of idle classes by the
 // purge step.
 #include <gtest/gtest.h>
 
@@ -27,7 +27,7 @@ class Env : public testing::Environment {
     ta_conf.transfer_cache_objects = kMaxObjects;
     fake = new FakeOs();
     fake->install();
-    fake_heap_boot_one_node();
+    fake_heap_boot_one_node(3);  // a third arena for a batch of two other arenas' objects
   }
 };
 testing::Environment *const env = testing::AddGlobalTestEnvironment(new Env);
@@ -135,15 +135,49 @@ TEST_F(TransferCache, APushOverTheByteBoundEvictsTheClassUsedLongestAgo) {
   EXPECT_EQ(held_bytes(), 8u * 4096 + 6u * 32768);
 }
 
-TEST_F(TransferCache, ObjectsOfAnotherArenaGoToTheirOwnBin) {
+// A consumer in arena a freeing what a producer in arena b allocated: the batch goes to b's
+// transfer cache (never a's: free's checks ask the owner's), and b's next refill takes it back
+// without touching a slab.
+TEST_F(TransferCache, ObjectsOfAnotherArenaGoToThatArenasTransferCache) {
   ta_arena_t *b = ta_arenas[1];
   unsigned cls = ta_size_class_of(512);
   std::vector<void *> objs = fake_heap_take(b, cls, 16);
-  uint64_t nfree = b->bins[cls].stats.nfree;
+  ta_bin_stats_t before = b->bins[cls].stats;
   ta_arena_release(a, cls, objs.data(), 16);
   EXPECT_EQ(ta_transfer_cache_count(&a->transfer, cls), 0u);
+  EXPECT_EQ(ta_transfer_cache_count(&b->transfer, cls), 16u);
+  EXPECT_TRUE(ta_transfer_cache_holds(&b->transfer, cls, objs[3]));
+  EXPECT_EQ(b->bins[cls].stats.nfree, before.nfree);
+  std::vector<void *> back(16);
+  EXPECT_EQ(ta_arena_fill(b, cls, back.data(), 16, 16), 16u);
+  EXPECT_EQ(b->bins[cls].stats.nmalloc, before.nmalloc);
+  std::sort(objs.begin(), objs.end());
+  std::sort(back.begin(), back.end());
+  EXPECT_EQ(objs, back);
+  ta_arena_flush(cls, back.data(), 16);
+}
+
+// A batch mixing two other arenas' objects goes to their bins, and what the transfer cache of
+// the owner cannot take (its per-class bound) too.
+TEST_F(TransferCache, MixedOrOverflowingBatchesOfOtherArenasGoToTheirBins) {
+  ASSERT_GE(ta_narenas, 3u);
+  ta_arena_t *b = ta_arenas[1], *c = ta_arenas[2];
+  unsigned cls = ta_size_class_of(512);
+  std::vector<void *> objs = fake_heap_take(b, cls, 8), more = fake_heap_take(c, cls, 8);
+  objs.insert(objs.end(), more.begin(), more.end());
+  uint64_t nfree_b = b->bins[cls].stats.nfree, nfree_c = c->bins[cls].stats.nfree;
+  ta_arena_release(a, cls, objs.data(), (unsigned)objs.size());
   EXPECT_EQ(ta_transfer_cache_count(&b->transfer, cls), 0u);
-  EXPECT_EQ(b->bins[cls].stats.nfree, nfree + 16);
+  EXPECT_EQ(ta_transfer_cache_count(&c->transfer, cls), 0u);
+  EXPECT_EQ(b->bins[cls].stats.nfree, nfree_b + 8);
+  EXPECT_EQ(c->bins[cls].stats.nfree, nfree_c + 8);
+
+  std::vector<void *> many = fake_heap_take(b, cls, kMaxObjects + 10);
+  nfree_b = b->bins[cls].stats.nfree;
+  for (unsigned done = 0; done < many.size(); done += 64)
+    ta_arena_release(a, cls, many.data() + done, std::min<unsigned>(64, (unsigned)many.size() - done));
+  EXPECT_EQ(ta_transfer_cache_count(&b->transfer, cls), kMaxObjects);
+  EXPECT_EQ(b->bins[cls].stats.nfree, nfree_b + 10);
 }
 
 TEST_F(TransferCache, ThePurgeStepDrainsClassesIdleSinceTheTrimTime) {
