@@ -30,34 +30,37 @@ def cmd(line, data=None):
     return f.readline().rstrip(b"\r\n").decode()
 
 
-def get_many(keys):
-    f.write(("get " + " ".join(keys) + "\r\n").encode())
+def reply_lines(line):
+    """Sends a command and yields the lines of its reply up to END (the caller may read a data
+    block after a line before asking for the next)."""
+    f.write(line.encode() + b"\r\n")
     f.flush()
-    got = {}
     while True:
-        line = f.readline().rstrip(b"\r\n").decode()
-        if line == "END":
-            return got
+        reply = f.readline().rstrip(b"\r\n").decode()
+        if reply == "END":
+            return
+        yield reply
+
+
+def get_many(keys):
+    got = {}
+    for line in reply_lines("get " + " ".join(keys)):
         parts = line.split()
         if parts[0] != "VALUE":
             fail("unexpected reply " + line)
         n = int(parts[3])
-        data = f.read(n + 2)[:n]
-        got[parts[1]] = data
+        got[parts[1]] = f.read(n + 2)[:n]
+    return got
 
 
 def server_stats():
-    f.write(b"stats\r\n")
-    f.flush()
     out = {}
-    while True:
-        line = f.readline().rstrip(b"\r\n").decode()
-        if line == "END":
-            return out
+    for line in reply_lines("stats"):
         parts = line.split(" ", 2)
         if parts[0] != "STAT" or len(parts) != 3:
             fail("unexpected stats reply " + line)
         out[parts[1]] = parts[2]
+    return out
 
 
 EVICTIONS_AT_START = int(server_stats()["evictions"])
