@@ -12,11 +12,11 @@
  * class the thread only frees drains instead (drain_slots_for).
  * Both go through the transfer cache (transfer_cache.h) of the objects' arena before the bins,
  * so batches larger than a stack pass between threads and back without touching slab free
- * maps. A stack
- * of 16 slots or fewer (objects of 2 KiB and up) refills whole when the transfer cache has the
- * objects: they are free objects pinned already, so this moves memory from the arena to the
- * thread without pinning more (the cache benchmark's RSS after idle stayed at 15.2 MiB, where
- * whole refills from the bins had raised it), and halves such a class's refills.
+ * maps. A stack of 16 slots or fewer (objects of 2 KiB and up) refills whole when the transfer
+ * cache has the objects: they are free objects pinned already, so this moves memory from the
+ * arena to the thread without pinning more (the cache benchmark's RSS after idle stayed at
+ * 15.2 MiB, where whole refills from the bins had raised it), and halves such a class's
+ * refills.
  * Every GC_EVENTS slow-path events a pass returns half of each class that took no slow path
  * since the last pass, so a thread does not keep a full cache of classes it stopped using. */
 #include "tcache.h"
