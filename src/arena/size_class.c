@@ -16,6 +16,13 @@ static const uint32_t header_room[] = {80, 144, 320, 832};
 ta_class_info_t ta_class_info[TA_NCLASSES];
 ta_atomic(uint8_t) ta_class_lookup[TA_LOOKUP_ENTRIES];
 
+/* Whether a slab of `pages` pages holds at least min_objs objects with a tail of at most
+ * 1/tail_div of it. */
+static bool slab_fits(uint32_t size, size_t pages, size_t min_objs, size_t tail_div) {
+  size_t bytes = pages * ta_hpa_geometry.page_size, n = bytes / size;
+  return n >= min_objs && (bytes - n * size) * tail_div <= bytes;
+}
+
 /* The fewest pages whose slab holds at least min_objs objects with a tail of at most 1/tail_div
  * of the slab; else the least-waste length. */
 static uint32_t slab_pages_for(uint32_t size, size_t min_objs, size_t tail_div) {
@@ -30,7 +37,7 @@ static uint32_t slab_pages_for(uint32_t size, size_t min_objs, size_t tail_div) 
     size_t bytes = p * page, n = bytes / size;
     if (n == 0) continue;
     size_t waste = bytes - n * size;
-    if (n >= min_objs && waste * tail_div <= bytes) return (uint32_t)p;
+    if (slab_fits(size, p, min_objs, tail_div)) return (uint32_t)p;
     /* waste per byte of slab, compared without division */
     if (best == 0 || waste * (best * page) < best_waste * bytes) {
       best = p;
@@ -62,11 +69,9 @@ static uint32_t unit_tiled_pages(uint32_t size, uint32_t pages, size_t min_objs)
   size_t most = SLAB_MAX_PAGES < ta_hpa_geometry.unit_pages ? SLAB_MAX_PAGES : ta_hpa_geometry.unit_pages;
   uint32_t best = pages;
   if (unit_object_bytes(size, pages) * 32 >= unit * 31) return pages;
-  for (size_t p = pages + 1; p <= most && unit_object_bytes(size, best) * 64 < unit * 63; p++) {
-    size_t bytes = p * page, n = bytes / size;
-    if (n < min_objs || (bytes - n * size) * 64 > bytes) continue;
-    if (unit_object_bytes(size, p) > unit_object_bytes(size, best)) best = (uint32_t)p;
-  }
+  for (size_t p = pages + 1; p <= most && unit_object_bytes(size, best) * 64 < unit * 63; p++)
+    if (slab_fits(size, p, min_objs, 64) && unit_object_bytes(size, p) > unit_object_bytes(size, best))
+      best = (uint32_t)p;
   return best;
 }
 
@@ -81,7 +86,7 @@ static uint32_t unit_tiled_pages(uint32_t size, uint32_t pages, size_t min_objs)
 static void slab_geometry(ta_class_info_t *c) {
   size_t min_objs = c->size <= 1024 ? 8 : c->size <= 8192 ? 4 : 2;
   c->slab_pages = slab_pages_for(c->size, min_objs, 64);
-  if (c->slab_pages < SLAB_MAX_PAGES) c->slab_pages = unit_tiled_pages(c->size, c->slab_pages, min_objs);
+  c->slab_pages = unit_tiled_pages(c->size, c->slab_pages, min_objs);
   c->sparse_pages = c->slab_pages;
   if (c->size > SPARSE_SHAPE_MIN_SIZE) {
     uint32_t pages = slab_pages_for(c->size, 1, 16);

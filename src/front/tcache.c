@@ -133,7 +133,8 @@ static void shrink(ta_tcache_t *tc, unsigned cls, uint32_t max) {
 /* Doubles the class's stack (see GROW_EVENTS). */
 static void grow(ta_tcache_t *tc, unsigned cls) {
   ta_cache_bin_t *bin = &tc->bins[cls];
-  if (bin->max < slots_for(cls)) bin->max = slots_for(cls); /* a draining stack: from its base */
+  uint32_t base = slots_for(cls);
+  if (bin->max < base) bin->max = base; /* a draining stack: from its base */
   uint32_t most = grown_slots_for(cls);
   if (bin->max >= most) return;
   uint32_t max = bin->max * 2 < most ? bin->max * 2 : most;
@@ -330,7 +331,8 @@ void *ta_tcache_refill(ta_tcache_t *tc, unsigned cls) {
   gc_tick(tc, cls, true);
   ta_cache_bin_t *bin = &tc->bins[cls];
   tc->refilled[cls / 64] |= (uint64_t)1 << (cls % 64);
-  if (bin->max < slots_for(cls)) bin->max = slots_for(cls); /* it allocates again: not draining */
+  uint32_t base = slots_for(cls);
+  if (bin->max < base) bin->max = base; /* it allocates again: not draining */
   unsigned want = bin->max / 2 ? bin->max / 2 : 1;
   unsigned most = bin->max <= WHOLE_REFILL_SLOTS ? bin->max : want;
   bin->count = ta_arena_fill(tc->arena, cls, bin->slots, want, most);
